@@ -26,9 +26,9 @@ struct dew_bus_msg {
 	size_t subject_len;
 	const char *reply; /* NULL when the sender expects no reply */
 	size_t reply_len;
-	const char *hdr;   /* "NATS/1.0…" header block, NULL when none */
+	const char *hdr; /* "NATS/1.0…" header block, NULL when none */
 	size_t hdr_len;
-	const char *data;  /* payload (not NUL-terminated) */
+	const char *data; /* payload (not NUL-terminated) */
 	size_t len;
 	uint64_t sid;
 };
@@ -40,26 +40,26 @@ enum dew_bus_event {
 	DEW_BUS_DISCONNECTED, /* lost the server; reconnecting */
 	DEW_BUS_RECONNECTED,  /* connected again; subscriptions replayed, buffer flushed */
 	DEW_BUS_SERVER_ERROR, /* the server sent -ERR; detail is its text */
-	DEW_BUS_CLOSED,       /* dew_bus_close finished */
+	DEW_BUS_CLOSED,	      /* dew_bus_close finished */
 };
 
 struct dew_bus_options {
-	const char *servers;          /* "nats://[user:pass@|token@]host:port[,…]" */
-	const char *name;             /* client name sent in CONNECT (e.g. "dew-dea") */
-	uint64_t connect_timeout_ms;  /* per attempt [2000] */
-	uint64_t reconnect_min_ms;    /* first backoff [50]; doubles up to max, with jitter */
-	uint64_t reconnect_max_ms;    /* [2000] */
-	size_t max_buffered_bytes;    /* publishes kept while disconnected [8 MiB] */
-	bool no_echo;                 /* do not deliver our own publishes back to us */
+	const char *servers;	     /* "nats://[user:pass@|token@]host:port[,…]" */
+	const char *name;	     /* client name sent in CONNECT (e.g. "dew-dea") */
+	uint64_t connect_timeout_ms; /* per attempt [2000] */
+	uint64_t reconnect_min_ms;   /* first backoff [50]; doubles up to max, with jitter */
+	uint64_t reconnect_max_ms;   /* [2000] */
+	size_t max_buffered_bytes;   /* publishes kept while disconnected [8 MiB] */
+	bool no_echo;		     /* do not deliver our own publishes back to us */
 	void (*on_event)(struct dew_bus *bus, enum dew_bus_event ev, const char *detail, void *data);
 	void *data;
 };
 
 /* Status values of request and flush callbacks (libuv style: 0 or negative). */
 enum {
-	DEW_BUS_ETIMEDOUT = UV_ETIMEDOUT,    /* no (more) replies in time */
-	DEW_BUS_ENORESPONDERS = UV_ENOENT,   /* nobody subscribes to the subject (no_responders) */
-	DEW_BUS_ECANCELED = UV_ECANCELED,    /* the client was closed */
+	DEW_BUS_ETIMEDOUT = UV_ETIMEDOUT,  /* no (more) replies in time */
+	DEW_BUS_ENORESPONDERS = UV_ENOENT, /* nobody subscribes to the subject (no_responders) */
+	DEW_BUS_ECANCELED = UV_ECANCELED,  /* the client was closed */
 };
 
 /*
@@ -79,7 +79,8 @@ bool dew_bus_is_connected(const struct dew_bus *bus);
  * max_buffered_bytes; returns 0, -EINVAL (bad subject), -EMSGSIZE (over the server's
  * max_payload) or -ENOBUFS (buffer full).
  */
-int dew_bus_publish(struct dew_bus *bus, const char *subject, const char *reply, const void *data, size_t len);
+int dew_bus_publish(struct dew_bus *bus, const char *subject, const char *reply, const void *data,
+		    size_t len);
 int dew_bus_publish_hdr(struct dew_bus *bus, const char *subject, const char *reply, const void *hdr,
 			size_t hdr_len, const void *data, size_t len);
 /* Publish json compactly encoded; does not take the reference. */
@@ -114,8 +115,8 @@ int64_t dew_bus_request(struct dew_bus *bus, const char *subject, const void *da
 void dew_bus_request_cancel(struct dew_bus *bus, int64_t id);
 
 /* Flush: cb(status) once the server has seen everything sent so far (PING/PONG barrier). */
-int dew_bus_flush(struct dew_bus *bus, uint64_t timeout_ms, void (*cb)(struct dew_bus *bus, int status, void *data),
-		  void *data);
+int dew_bus_flush(struct dew_bus *bus, uint64_t timeout_ms,
+		  void (*cb)(struct dew_bus *bus, int status, void *data), void *data);
 
 struct dew_bus_stats {
 	uint64_t msgs_in, msgs_out, bytes_in, bytes_out, reconnects, dropped;
@@ -124,41 +125,5 @@ void dew_bus_get_stats(const struct dew_bus *bus, struct dew_bus_stats *out);
 
 /* The URL of the server currently connected to (without credentials), or NULL. */
 const char *dew_bus_server(const struct dew_bus *bus);
-
-/*
- * Internal to the client itself: what bus-client.c (server list, connection, reconnect, I/O)
- * and bus-request.c (subscriptions, publishes, inbox requests, flush) share. Not for other
- * components.
- */
-struct dew__bus_msgs;
-struct dew_nats_frame;
-struct dew_buf;
-/* Keep bus alive across a callback or an open handle; the last unref after close frees it. */
-void dew__bus_ref(struct dew_bus *bus);
-void dew__bus_unref(struct dew_bus *bus);
-uv_loop_t *dew__bus_loop(const struct dew_bus *bus);
-bool dew__bus_closing(const struct dew_bus *bus);
-struct dew__bus_msgs *dew__bus_msgs(const struct dew_bus *bus);
-struct dew_bus_stats *dew__bus_stats(struct dew_bus *bus);
-/* The server's max_payload (1 MiB until known) and whether it takes headers. */
-size_t dew__bus_max_payload(const struct dew_bus *bus);
-bool dew__bus_headers(const struct dew_bus *bus);
-/* The output buffer of the established connection, or NULL while not connected. */
-struct dew_buf *dew__bus_out(struct dew_bus *bus);
-/* Start writing what was appended to dew__bus_out (coalesced: at most one write in flight). */
-void dew__bus_kick(struct dew_bus *bus);
-/* Send a PING whose PONG is passed to dew__bus_msgs_pong with tag; false when not connected. */
-bool dew__bus_ping(struct dew_bus *bus, uint64_t tag);
-
-struct dew__bus_msgs *dew__bus_msgs_new(struct dew_bus *bus, size_t max_buffered);
-void dew__bus_msgs_free(struct dew__bus_msgs *m);
-/* A MSG or HMSG from the server: call the subscription's callback. */
-void dew__bus_msgs_deliver(struct dew__bus_msgs *m, const struct dew_nats_frame *f);
-/* Connected: append the subscriptions, then the buffered publishes, then pending flush PINGs. */
-void dew__bus_msgs_connected(struct dew__bus_msgs *m, struct dew_buf *out);
-/* The PONG answering the PING sent with tag (> 0) arrived. */
-void dew__bus_msgs_pong(struct dew__bus_msgs *m, uint64_t tag);
-/* Closing: every pending request and flush gets DEW_BUS_ECANCELED. */
-void dew__bus_msgs_cancel_all(struct dew__bus_msgs *m);
 
 #endif

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * What the bus client sends and receives over its connection (bus-client.c): subscriptions and
+ * What the bus client sends and receives over its connection (bus-conn.c): subscriptions and
  * their replay after a reconnect, publishes (buffered while disconnected), requests over one
  * `_INBOX.<id>.*` wildcard subscription with a timer each, and flushes answered in order by PONGs.
  */
 #include "bus-client.h"
+#include "bus-internal.h"
 
 #include <errno.h>
 #include <inttypes.h>

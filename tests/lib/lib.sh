@@ -11,6 +11,7 @@ export top_srcdir top_builddir
 
 DEW_PIDS=()
 DEW_NAMES=()
+DEW_CLEANUP_HOOKS=()
 DEW_TEST_NAME=
 DEW_TEST_STATUS=1
 DEW_CHECKS=0
@@ -158,7 +159,10 @@ dew__cleanup() {
 	local rc=$?
 	[ "$DEW_TEST_STATUS" = 0 ] || [ "$DEW_TEST_STATUS" = 77 ] || DEW_TEST_STATUS=$rc
 	[ -n "${DEW_WATCHDOG:-}" ] && kill "$DEW_WATCHDOG" 2>/dev/null
-	local i
+	local i hook
+	for hook in "${DEW_CLEANUP_HOOKS[@]}"; do
+		"$hook"
+	done
 	for i in "${!DEW_PIDS[@]}"; do
 		kill -0 "${DEW_PIDS[$i]}" 2>/dev/null && dew_stop "${DEW_PIDS[$i]}" 5
 	done
@@ -198,4 +202,58 @@ dew_start_nats() {
 	dew_spawn "$name" nats-server -a 127.0.0.1 -p "$port" "$@"
 	dew_wait_port "$port" 20 || dew_fail "nats-server $name did not listen on $port"
 	printf -v "${name//-/_}_PORT" '%s' "$port"
+}
+
+# ---- containers (dew-run) -------------------------------------------------------------------
+
+# dew_require_containers: set up $DEW_RUN (dew-run with a private state root), $DEW_ROOTFS (a
+# minimal stack root whose /usr comes from the host) and a cleanup that deletes every container
+# the test made; skip when this machine cannot create containers (reason included).
+dew_require_containers() {
+	DEW_RUN=("$top_builddir/runtime/dew-run" --root "$T/state")
+	DEW_ROOTFS=$T/rootfs
+	DEW_PROBE_DIR=$top_builddir/tests/lib
+	[ -x "$DEW_PROBE_DIR/dewrt-probe" ] || dew_fail "dewrt-probe not built"
+	mkdir -p "$DEW_ROOTFS"/{usr,etc,proc,dev,sys,tmp,run,home/vcap/app,probe}
+	local d
+	for d in bin lib lib64 sbin; do
+		if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$DEW_ROOTFS/$d"; else mkdir -p "$DEW_ROOTFS/$d"; fi
+	done
+	printf 'root:x:0:0::/root:/bin/sh\nvcap:x:1000:1000::/home/vcap:/bin/sh\n' >"$DEW_ROOTFS/etc/passwd"
+	printf 'root:x:0:\nvcap:x:1000:\n' >"$DEW_ROOTFS/etc/group"
+	DEW_CLEANUP_HOOKS+=(dew__delete_containers)
+	dew_spec "$T/probe-check.json" probe-check 64 64 none /bin/true
+	local out
+	out=$("${DEW_RUN[@]}" run --rm "$T/probe-check.json" 2>&1) ||
+		dew_skip "cannot create containers on this machine: $out"
+}
+
+dew__delete_containers() {
+	local id
+	for id in $("${DEW_RUN[@]}" list --json 2>/dev/null | python3 -c 'import json,sys; [print(c["id"]) for c in json.load(sys.stdin)]' 2>/dev/null); do
+		"${DEW_RUN[@]}" delete -f "$id" >/dev/null 2>&1
+	done
+}
+
+# dew_spec FILE ID MEMORY_MB PIDS NETWORK ARGS...: write a container spec for the test rootfs;
+# the probe binary is visible in the container as /probe/dewrt-probe, the app dir is $T/app-ID.
+dew_spec() {
+	local file=$1 id=$2 mem=$3 pids=$4 net=$5
+	shift 5
+	python3 - "$file" "$id" "$mem" "$pids" "$net" "$DEW_ROOTFS" "$T/app-$id" "$DEW_PROBE_DIR" "$@" <<'PY'
+import json, os, sys
+file, cid, mem, pids, net, rootfs, app, probe = sys.argv[1:9]
+mounts = [{"source": "/usr", "target": "/usr", "readonly": True},
+          {"source": probe, "target": "/probe", "readonly": True}]
+for d in ("bin", "lib", "lib64", "sbin"):
+    if os.path.isdir("/" + d) and not os.path.islink("/" + d):
+        mounts.append({"source": "/" + d, "target": "/" + d, "readonly": True})
+os.makedirs(app, exist_ok=True)
+os.chown(app, 1000, 1000)
+spec = {"id": cid, "rootfs": rootfs, "app_dir": app, "mounts": mounts, "args": sys.argv[9:],
+        "env": ["PATH=/usr/bin:/bin", "HOME=/home/vcap/app"], "network": net,
+        "limits": {"memory_mb": int(mem), "pids": int(pids)}}
+with open(file, "w") as f:
+    json.dump(spec, f)
+PY
 }

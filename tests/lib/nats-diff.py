@@ -5,11 +5,13 @@ compare what each answers (INFO lines normalised) and whether each closed the co
 
 usage: nats-diff.py DEW_HOST:PORT NATS_HOST:PORT [CASESET]
 CASESET is "plain" (default), "auth" (both servers need user u / password p, auth timeout 1 s),
-or "maxconn" (both servers allow one connection). Prints TAP; exits 1 on any difference.
+"maxconn" (both servers allow one connection) or "ping" (both servers PING every second and give
+up after two unanswered PINGs). Prints TAP; exits 1 on any difference.
 """
 import re
 import socket
 import sys
+import threading
 import time
 
 PLAIN = [
@@ -67,6 +69,15 @@ AUTH = [
 
 MAXCONN = [("second connection over max_connections", None)]
 
+# (name, bytes sent after INFO, how the client treats the server's PINGs, seconds to listen).
+# Server PINGs come on a timer, so only the bytes are compared, never their timing.
+PING = [
+    ("silent client after CONNECT goes stale", b'CONNECT {"verbose":false}\r\n', "ignore", 5.0),
+    ("silent client without CONNECT goes stale", b"", "ignore", 5.0),
+    ("client answering every PING stays connected", b'CONNECT {"verbose":false}\r\n', "answer", 3.5),
+    ("answering one PING resets the count", b'CONNECT {"verbose":false}\r\n', "answer-first", 6.5),
+]
+
 
 def addr(s):
     host, port = s.rsplit(":", 1)
@@ -115,6 +126,87 @@ def normalise(name, data):
     return data
 
 
+def run_ping_case(server, sent, mode, listen):
+    """Listen for `listen` seconds (or until the server closes), answering PINGs as `mode` says;
+    an "answer" client then checks it is still served with a PING of its own."""
+    sock = socket.create_connection(addr(server), timeout=5)
+    try:
+        line = b""
+        while not line.endswith(b"\r\n"):
+            b = sock.recv(1)
+            if not b:
+                return b"closed before INFO", True
+            line += b
+        if sent:
+            sock.sendall(sent)
+        data, answered = b"", 0
+        deadline = time.monotonic() + listen
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(min(left, 0.5))
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                return data, True
+            if not chunk:
+                return data, True
+            data += chunk
+            pings = data.count(b"PING\r\n")
+            want = pings if mode == "answer" else min(pings, 1) if mode == "answer-first" else 0
+            if want > answered:
+                sock.sendall(b"PONG\r\n" * (want - answered))
+                answered = want
+        if mode != "answer":
+            return data, False
+        sock.sendall(b"PING\r\n")
+        sock.settimeout(2)
+        while not data.endswith(b"PONG\r\n"):
+            try:
+                chunk = sock.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                return data, True
+            if not chunk:
+                return data, True
+            data += chunk
+        return data, False
+    finally:
+        sock.close()
+
+
+def ping_caseset(dew, nats):
+    """Every case against both servers at once: each takes seconds of waiting for timers."""
+    got = {}
+
+    def run(key, server, case):
+        try:
+            got[key] = run_ping_case(server, case[1], case[2], case[3])
+        except OSError as e:
+            got[key] = (f"error: {e}".encode(), None)
+
+    threads = [threading.Thread(target=run, args=((i, s), srv, case))
+               for i, case in enumerate(PING) for s, srv in enumerate((dew, nats))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    n = failed = 0
+    for i, case in enumerate(PING):
+        d, r = got.get((i, 0), (b"no result", None)), got.get((i, 1), (b"no result", None))
+        if case[2] == "answer":
+            # How many PINGs fit in the window depends on timer phase: compare runs of them.
+            d = (re.sub(rb"(PING\r\n)+", b"PING\r\n...", d[0]), d[1])
+            r = (re.sub(rb"(PING\r\n)+", b"PING\r\n...", r[0]), r[1])
+        n += 1
+        ok = d == r
+        failed += not ok
+        print(f"{'ok' if ok else 'not ok'} {n} - ping: {case[0]}")
+        if not ok:
+            print(f"#   dew-bus:     {d[0]!r} closed={d[1]}")
+            print(f"#   nats-server: {r[0]!r} closed={r[1]}")
+    return n, failed
+
+
 def info_keys(server):
     sock = socket.create_connection(addr(server), timeout=5)
     line = b""
@@ -144,6 +236,11 @@ def main():
         print(f"{'ok' if ok else 'not ok'} {n} - maxconn: second connection over max_connections")
         if not ok:
             print(f"#   dew-bus:     {results[0]!r}\n#   nats-server: {results[1]!r}")
+        print(f"1..{n}")
+        return 1 if failed else 0
+
+    if caseset == "ping":
+        n, failed = ping_caseset(dew, nats)
         print(f"1..{n}")
         return 1 if failed else 0
 

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The monitor ("shim"): one small process per container that owns the container's init. It
+ * clones the init into its namespaces, moves it into the cgroup before any app code runs,
+ * registers the OOM event, copies stdout/stderr into size-bounded log files, and records the
+ * exit status, signal and OOM kills in state.json. It is detached from whoever created the
+ * container, so the DEA can restart without killing apps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "init.h"
+#include "internal.h"
+#include "monitor.h"
+
+enum {
+	LOG_MAX_BYTES = 8 * 1024 * 1024, /* per stream; the previous file is kept as .1 */
+	DRAIN_MS = 300,
+};
+
+struct log_sink {
+	int pipe_fd;
+	int file_fd;
+	char *path;
+	uint64_t size;
+};
+
+static int sink_open(struct log_sink *s, const char *dir, const char *name, struct dew_error **err)
+{
+	struct stat sb;
+	s->path = xasprintf("%s/%s", dir, name);
+	s->file_fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (s->file_fd < 0)
+		return dew_error_set(err, errno, "open log `%s`", s->path);
+	s->size = fstat(s->file_fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+	return 0;
+}
+
+/* Copy what the pipe holds into the log, rotating at LOG_MAX_BYTES. Returns false at EOF. */
+static bool sink_pump(struct log_sink *s)
+{
+	char buf[65536];
+	ssize_t n = read(s->pipe_fd, buf, sizeof buf);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return false;
+	if (s->size + (uint64_t)n > LOG_MAX_BYTES) {
+		cleanup_free char *old = xasprintf("%s.1", s->path);
+		rename(s->path, old);
+		close(s->file_fd);
+		s->file_fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+		s->size = 0;
+	}
+	if (s->file_fd >= 0 && write(s->file_fd, buf, (size_t)n) == n)
+		s->size += (uint64_t)n;
+	return true;
+}
+
+/* Read the init's answer to 'G': 'R' (ready) or "E<message>". */
+static int read_ready(int sync_fd, struct dew_error **err)
+{
+	char msg[4096];
+	ssize_t n;
+	do
+		n = read(sync_fd, msg, sizeof msg - 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1 && msg[0] == 'R')
+		return 0;
+	if (n > 1 && msg[0] == 'E') {
+		msg[n] = '\0';
+		return dew_error_set(err, 0, "%s", msg + 1);
+	}
+	return dew_error_set(err, EPIPE, "the container's init exited during set-up");
+}
+
+static pid_t clone_init(const struct dewrt_monitor_args *m, int sync_child, int out_w, int err_w)
+{
+	int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+	if (m->spec->net != DEWRT_NET_HOST)
+		flags |= CLONE_NEWNET;
+	pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	if (pid != 0)
+		return pid;
+	/*
+	 * The child: stdio, then the two fds the init needs at 3 and 4, and nothing else: every
+	 * other descriptor of the monitor (the creator's report pipe, log files) is closed, so no
+	 * host fd reaches the app and the creator sees its pipe close when the monitor reports.
+	 */
+	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int sync_fd = fcntl(sync_child, F_DUPFD_CLOEXEC, 10);
+	int fifo_fd = fcntl(m->fifo_fd, F_DUPFD_CLOEXEC, 10);
+	if (null_fd < 0 || sync_fd < 0 || fifo_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_w, 1) < 0 ||
+	    dup2(err_w, 2) < 0 || dup3(sync_fd, 3, O_CLOEXEC) < 0 || dup3(fifo_fd, 4, O_CLOEXEC) < 0 ||
+	    syscall(SYS_close_range, 5, ~0U, 0) < 0)
+		_exit(127);
+	struct dewrt_init_args a = { m->spec, m->ctx->seccomp, 3, 4 };
+	dewrt__init_main(&a);
+}
+
+struct monitor {
+	const struct dewrt_monitor_args *m;
+	struct dewrt_state st;
+	struct log_sink out, err;
+	int sync_fd, oom_fd, sig_fd;
+	pid_t init;
+};
+
+/* The init exited: record how, drain the logs, write the final state. */
+static void finish(struct monitor *mo, int status)
+{
+	struct dewrt_cgroup_stats cs = { 0 };
+	struct dew_error *err = NULL;
+
+	if (dewrt__cgroup_stats(mo->m->cg, &cs, &err) < 0)
+		dew_error_clear(&err);
+	mo->st.status = DEWRT_STOPPED;
+	mo->st.finished_ms = dewrt__now_ms();
+	mo->st.oom_kills = cs.oom_kills;
+	if (WIFEXITED(status)) {
+		mo->st.exit_code = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status)) {
+		mo->st.exit_signal = WTERMSIG(status);
+		mo->st.exit_code = 128 + WTERMSIG(status);
+		/* SIGKILL while the group counted an OOM kill: the OOM killer ended it. */
+		mo->st.oom_killed = WTERMSIG(status) == SIGKILL && cs.oom_kills > 0;
+	}
+	/* The rest of the pid namespace died with its init; give the pipes a moment to drain. */
+	struct pollfd p[2] = { { mo->out.pipe_fd, POLLIN, 0 }, { mo->err.pipe_fd, POLLIN, 0 } };
+	int64_t deadline = dewrt__now_ms() + DRAIN_MS;
+	while ((p[0].fd >= 0 || p[1].fd >= 0) && dewrt__now_ms() < deadline) {
+		if (poll(p, 2, DRAIN_MS) <= 0)
+			break;
+		for (int i = 0; i < 2; i++)
+			if (p[i].fd >= 0 && p[i].revents && !sink_pump(i ? &mo->err : &mo->out))
+				p[i].fd = -1;
+	}
+	if (dewrt__state_write(&mo->st, &err) < 0)
+		dew_error_free(err);
+}
+
+/* The exec happened (the sync socket closed on exec) or failed ("E…"). */
+static void on_sync(struct monitor *mo)
+{
+	char msg[4096];
+	ssize_t n = read(mo->sync_fd, msg, sizeof msg - 1);
+	struct dew_error *err = NULL;
+	if (n > 1 && msg[0] == 'E') {
+		msg[n] = '\0';
+		free(mo->st.error);
+		mo->st.error = xstrdup(msg + 1);
+	} else if (n <= 0) {
+		mo->st.status = DEWRT_RUNNING;
+		mo->st.started_ms = dewrt__now_ms();
+	}
+	close(mo->sync_fd);
+	mo->sync_fd = -1;
+	if (dewrt__state_write(&mo->st, &err) < 0)
+		dew_error_free(err);
+}
+
+static void loop(struct monitor *mo)
+{
+	for (;;) {
+		struct pollfd p[5] = {
+			{ mo->out.pipe_fd, POLLIN, 0 }, { mo->err.pipe_fd, POLLIN, 0 }, { mo->sync_fd, POLLIN, 0 },
+			{ mo->oom_fd, POLLIN, 0 },      { mo->sig_fd, POLLIN, 0 },
+		};
+		if (poll(p, 5, -1) < 0 && errno != EINTR)
+			return;
+		if (p[0].revents && !sink_pump(&mo->out))
+			mo->out.pipe_fd = -1;
+		if (p[1].revents && !sink_pump(&mo->err))
+			mo->err.pipe_fd = -1;
+		if (p[2].revents)
+			on_sync(mo);
+		if (p[3].revents) {
+			uint64_t v;
+			if (read(mo->oom_fd, &v, sizeof v) < 0) {
+				/* drained or inotify record; the count is read from the cgroup at exit */
+			}
+		}
+		if (p[4].revents) {
+			struct signalfd_siginfo si;
+			if (read(mo->sig_fd, &si, sizeof si) < 0)
+				continue;
+			int status;
+			if (waitpid(mo->init, &status, WNOHANG) == mo->init) {
+				finish(mo, status);
+				return;
+			}
+		}
+	}
+}
+
+/* Detach from the creator: own session, stdio on /dev/null, a recognisable name. */
+static void detach(void)
+{
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd >= 0) {
+		dup2(null_fd, 0);
+		dup2(null_fd, 1);
+		dup2(null_fd, 2);
+		close(null_fd);
+	}
+	setsid();
+	prctl(PR_SET_NAME, "dew-monitor", 0, 0, 0);
+}
+
+static int start_init(struct monitor *mo, struct dew_error **err)
+{
+	const struct dewrt_monitor_args *m = mo->m;
+	int sv[2], out[2], errp[2];
+	const char *log_dir = m->spec->log_dir ? m->spec->log_dir : m->dir;
+
+	if (sink_open(&mo->out, log_dir, "stdout.log", err) < 0 || sink_open(&mo->err, log_dir, "stderr.log", err) < 0)
+		return -EIO;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(errp, O_CLOEXEC) < 0)
+		return dew_error_set(err, errno, "create the monitor's pipes");
+	mo->init = clone_init(m, sv[1], out[1], errp[1]);
+	if (mo->init < 0)
+		return dew_error_set(err, errno, "clone the container's init");
+	close(sv[1]);
+	close(out[1]);
+	close(errp[1]);
+	mo->sync_fd = sv[0];
+	mo->out.pipe_fd = out[0];
+	mo->err.pipe_fd = errp[0];
+	int r = dewrt__cgroup_attach(m->cg, mo->init, err);
+	if (r == 0)
+		r = dewrt__cgroup_oom_fd(m->cg, &mo->oom_fd, err);
+	if (r < 0) {
+		kill(mo->init, SIGKILL);
+		waitpid(mo->init, NULL, 0);
+		return r;
+	}
+	if (write(mo->sync_fd, "G", 1) != 1 || (r = read_ready(mo->sync_fd, err)) < 0) {
+		kill(mo->init, SIGKILL);
+		waitpid(mo->init, NULL, 0);
+		return r < 0 ? r : dew_error_set(err, EPIPE, "the container's init went away");
+	}
+	return 0;
+}
+
+void dewrt__monitor_main(const struct dewrt_monitor_args *m)
+{
+	struct monitor mo = { .m = m, .sync_fd = -1, .oom_fd = -1, .sig_fd = -1 };
+	struct dew_error *err = NULL;
+	sigset_t mask;
+
+	detach();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	mo.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	mo.st = (struct dewrt_state){ .id = m->spec->id, .dir = m->dir, .exit_code = -1,
+				      .cgroup = (char *)dewrt__cgroup_path(m->cg), .created_ms = dewrt__now_ms() };
+	mo.st.monitor_pid = getpid();
+	if (mo.sig_fd < 0 || start_init(&mo, &err) < 0) {
+		dewrt__report(m->report_fd, err ? dew_error_msg(err) : "signalfd failed");
+		_exit(1);
+	}
+	mo.st.init_pid = mo.init;
+	mo.st.status = DEWRT_CREATED;
+	if (dewrt__state_write(&mo.st, &err) < 0) {
+		kill(mo.init, SIGKILL);
+		dewrt__report(m->report_fd, dew_error_msg(err));
+		_exit(1);
+	}
+	dewrt__report(m->report_fd, NULL);
+	loop(&mo);
+	_exit(0);
+}
+
+void dewrt__report(int fd, const char *error)
+{
+	char msg[4096];
+	int n = error ? snprintf(msg, sizeof msg, "E%s", error) : snprintf(msg, sizeof msg, "OK");
+	if (n > 0 && write(fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0) {
+		/* the creator is gone */
+	}
+	close(fd);
+}
