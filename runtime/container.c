@@ -134,7 +134,9 @@ int dewrt_create(struct dewrt_context *ctx, const struct dewrt_spec *spec, struc
 	if (r == 0 && mkfifo(fifo, 0600) < 0)
 		r = dew_error_set(err, errno, "create `%s`", fifo);
 	/* The init opens it after dropping to the app's user, through its O_PATH fd. */
-	if (r == 0 && chown(fifo, spec->uid, spec->gid) < 0)
+	uid_t host_uid = spec->userns ? spec->userns_base + spec->uid : spec->uid;
+	gid_t host_gid = spec->userns ? spec->userns_base + spec->gid : spec->gid;
+	if (r == 0 && chown(fifo, host_uid, host_gid) < 0)
 		r = dew_error_set(err, errno, "chown `%s`", fifo);
 	if (r == 0)
 		r = dewrt__cgroup_create(NULL, cg_name, &spec->limits, &cg, err);

@@ -19,6 +19,8 @@
 
 /* ---- container spec (docs/container-spec.md) ------------------------------------------- */
 
+enum { DEWRT_USERNS_SIZE = 65536 }; /* ids mapped into a user-namespace container */
+
 enum dewrt_net_mode {
 	DEWRT_NET_NONE,   /* loopback only */
 	DEWRT_NET_HOST,   /* the node's network (development) */
@@ -53,7 +55,7 @@ struct dewrt_spec {
 	char *hostname;    /* default: the id */
 	enum dewrt_net_mode net;
 	struct dewrt_limits limits;
-	bool userns;       /* map container root to an unprivileged host range */
+	bool userns;       /* map container ids 0..65535 to host ids userns_base.. (app dir: chown to base+uid) */
 	uid_t userns_base; /* first host id of that range (default 100000) */
 	char *log_dir;     /* where the monitor writes stdout.log / stderr.log (default: state dir) */
 };

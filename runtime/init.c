@@ -94,6 +94,14 @@ void dewrt__init_main(const struct dewrt_init_args *a)
 	/* The monitor left only stdio and our two fds open (both CLOEXEC). */
 	if (wait_go(a->sync_fd, &err) < 0)
 		init_fail(a->sync_fd, err);
+	/*
+	 * In a user namespace we still carry the host's root ids, which have no mapping there:
+	 * become the namespace's root (host id userns_base) before touching any file system.
+	 */
+	if (spec->userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+		dew_error_set(&err, errno, "become root of the user namespace");
+		init_fail(a->sync_fd, err);
+	}
 	/* Joined only now, after the monitor moved us: our cgroup becomes the namespace's root. */
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		dew_error_set(&err, errno, "unshare the cgroup namespace");

@@ -87,11 +87,39 @@ static int read_ready(int sync_fd, struct dew_error **err)
 	return dew_error_set(err, EPIPE, "the container's init exited during set-up");
 }
 
+/*
+ * Map container ids 0..65535 to the unprivileged host range starting at userns_base, so root
+ * in the container is nobody on the host. Written by us (root on the host) before the init
+ * continues; setgroups stays allowed because the mapping is written by a privileged process.
+ */
+static int write_id_maps(pid_t pid, uid_t base, struct dew_error **err)
+{
+	static const char *const files[] = { "uid_map", "gid_map" };
+	char line[64];
+	int n = snprintf(line, sizeof line, "0 %u %u\n", (unsigned)base, (unsigned)DEWRT_USERNS_SIZE);
+	for (size_t i = 0; i < DEW_ARRAY_SIZE(files); i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, files[i]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, line, (size_t)n) != n) {
+			int e = errno;
+			if (fd >= 0)
+				close(fd);
+			return dew_error_set(err, e, "write %s of the container's init", files[i]);
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 static pid_t clone_init(const struct dewrt_monitor_args *m, int sync_child, int out_w, int err_w)
 {
 	int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
 	if (m->spec->net != DEWRT_NET_HOST)
 		flags |= CLONE_NEWNET;
+	/* Created together, the pid namespace is owned by the new user namespace (needed for /proc). */
+	if (m->spec->userns)
+		flags |= CLONE_NEWUSER;
 	pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid != 0)
 		return pid;
@@ -240,7 +268,9 @@ static int start_init(struct monitor *mo, struct dew_error **err)
 	mo->sync_fd = sv[0];
 	mo->out.pipe_fd = out[0];
 	mo->err.pipe_fd = errp[0];
-	int r = dewrt__cgroup_attach(m->cg, mo->init, err);
+	int r = m->spec->userns ? write_id_maps(mo->init, m->spec->userns_base, err) : 0;
+	if (r == 0)
+		r = dewrt__cgroup_attach(m->cg, mo->init, err);
 	if (r == 0)
 		r = dewrt__cgroup_oom_fd(m->cg, &mo->oom_fd, err);
 	if (r < 0) {

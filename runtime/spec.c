@@ -122,6 +122,17 @@ static int parse_user(const json_t *root, struct dewrt_spec *spec, struct dew_er
 	return 0;
 }
 
+static int parse_userns_base(const json_t *root, struct dewrt_spec *spec, struct dew_error **err)
+{
+	json_int_t v;
+	/* At least 65536 so the range never includes host root or the usual system accounts. */
+	int r = dew_json_get_int(root, "userns_base", DEW_JSON_OPTIONAL, DEWRT_USERNS_SIZE,
+				 (json_int_t)UINT32_MAX - DEWRT_USERNS_SIZE, &v, err);
+	if (r == 0)
+		spec->userns_base = (uid_t)v;
+	return r < 0 ? r : 0;
+}
+
 static int parse_net(const json_t *root, struct dewrt_spec *spec, struct dew_error **err)
 {
 	const char *s = NULL;
@@ -200,6 +211,8 @@ int dewrt_spec_parse(const char *json, size_t len, struct dewrt_spec **out, stru
 		r = parse_net(root, spec, err);
 	if (r == 0)
 		r = dew_json_get_bool(root, "userns", DEW_JSON_OPTIONAL, &spec->userns, err) < 0 ? -EINVAL : 0;
+	if (r == 0)
+		r = parse_userns_base(root, spec, err);
 	json_decref(root);
 	if (r < 0) {
 		dewrt_spec_free(spec);
@@ -264,6 +277,7 @@ json_t *dewrt__spec_json(const struct dewrt_spec *spec)
 			      spec->rootfs, "mounts", mounts, "args", strv_json(spec->args), "env", strv_json(spec->env),
 			      "cwd", spec->cwd, "user", "uid", (int)spec->uid, "gid", (int)spec->gid, "hostname",
 			      spec->hostname, "network", net, "userns", spec->userns);
+	json_object_set_new(o, "userns_base", json_integer((json_int_t)spec->userns_base));
 	json_object_set_new(o, "limits",
 			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "memory_mb", (json_int_t)spec->limits.memory_mb,
 				      "disk_mb", (json_int_t)spec->limits.disk_mb, "pids", (json_int_t)spec->limits.pids,

@@ -23,10 +23,11 @@ run_probe() {
 }
 
 echo "host secret" >"$T/host-sentinel"
-report=$(run_probe report /probe/dewrt-probe report)
-python3 - "$report" <<'PY' || dew_fail "the probe's report shows a hole (see above)"
+# check_report MODE JSON: the sandbox as documented; MODE userns also checks the id mapping.
+check_report() {
+	python3 - "$1" "$2" <<'PY' || dew_fail "the probe's report shows a hole in mode $1 (see above)"
 import json, sys
-r = json.loads(sys.argv[1])
+mode, r = sys.argv[1], json.loads(sys.argv[2])
 def check(cond, what):
     print(("ok - " if cond else "not ok - ") + what)
     if not cond:
@@ -51,8 +52,21 @@ check(mounts["/sys"]["ro"], "/sys is read-only")
 for m in r["masked"]:
     check(not m["nonempty"], "%s is masked" % m["path"])
 check(sorted(f["fd"] for f in r["fds"]) == [0, 1, 2], "no host file descriptor leaked: %s" % r["fds"])
+if mode == "userns":
+    check(r["uid_map"] == [[0, 100000, 65536]] and r["gid_map"] == [[0, 100000, 65536]],
+          "container ids map to the unprivileged host range: %s" % r["uid_map"])
+else:
+    check(r["uid_map"] == [[0, 0, 4294967295]], "without a user namespace ids are the host's")
 PY
+}
+check_report plain "$(run_probe report /probe/dewrt-probe report)"
 dew_ok "the probe's report matches the documented sandbox"
+check_report userns "$(DEW_SPEC_USERNS=1 run_probe report /probe/dewrt-probe report)"
+dew_ok "and so does a user-namespace container's"
+DEW_SPEC_USERNS=1 dew_spec "$T/uw.json" uwrite 64 64 none /bin/sh -c 'echo data >/home/vcap/app/file'
+"${RUN[@]}" run "$T/uw.json" >/dev/null 2>&1 || dew_fail "a user-namespace app could not write its app dir"
+dew_assert_eq "$(stat -c %u "$T/app-uwrite/file")" 101000 "its files belong to the mapped host id"
+"${RUN[@]}" delete uwrite
 
 dew_spec "$T/procs.json" procs 64 64 none /bin/sh -c \
 	"ls /proc | grep -c '^[0-9]'; cat $T/host-sentinel 2>&1; ls /root 2>&1; echo done"

@@ -214,6 +214,8 @@ dew_require_containers() {
 	DEW_ROOTFS=$T/rootfs
 	DEW_PROBE_DIR=$top_builddir/tests/lib
 	[ -x "$DEW_PROBE_DIR/dewrt-probe" ] || dew_fail "dewrt-probe not built"
+	# User-namespace containers reach the rootfs and app dirs as an unprivileged host id.
+	chmod 755 "$T"
 	mkdir -p "$DEW_ROOTFS"/{usr,etc,proc,dev,sys,tmp,run,home/vcap/app,probe}
 	local d
 	for d in bin lib lib64 sbin; do
@@ -237,6 +239,7 @@ dew__delete_containers() {
 
 # dew_spec FILE ID MEMORY_MB PIDS NETWORK ARGS...: write a container spec for the test rootfs;
 # the probe binary is visible in the container as /probe/dewrt-probe, the app dir is $T/app-ID.
+# With DEW_SPEC_USERNS=1 the container gets a user namespace (ids mapped from host 100000).
 dew_spec() {
 	local file=$1 id=$2 mem=$3 pids=$4 net=$5
 	shift 5
@@ -248,9 +251,10 @@ mounts = [{"source": "/usr", "target": "/usr", "readonly": True},
 for d in ("bin", "lib", "lib64", "sbin"):
     if os.path.isdir("/" + d) and not os.path.islink("/" + d):
         mounts.append({"source": "/" + d, "target": "/" + d, "readonly": True})
+userns = os.environ.get("DEW_SPEC_USERNS") == "1"
 os.makedirs(app, exist_ok=True)
-os.chown(app, 1000, 1000)
-spec = {"id": cid, "rootfs": rootfs, "app_dir": app, "mounts": mounts, "args": sys.argv[9:],
+os.chown(app, 101000 if userns else 1000, 101000 if userns else 1000)
+spec = {"id": cid, "userns": userns, "rootfs": rootfs, "app_dir": app, "mounts": mounts, "args": sys.argv[9:],
         "env": ["PATH=/usr/bin:/bin", "HOME=/home/vcap/app"], "network": net,
         "limits": {"memory_mb": int(mem), "pids": int(pids)}}
 with open(file, "w") as f:
