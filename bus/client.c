@@ -126,9 +126,16 @@ static void on_write(uv_write_t *req, int status)
 
 void bus_client_flush(struct bus_client *c)
 {
-	if (uv_is_closing((uv_handle_t *)&c->tcp) || c->writing)
+	if (uv_is_closing((uv_handle_t *)&c->tcp))
 		return;
-	if (c->closing && (!c->close_after_flush || c->out.len == 0)) {
+	/* Cut off now, even with a write in flight: a slow consumer's write may never finish. */
+	if (c->closing && !c->close_after_flush) {
+		bus_client_close(c);
+		return;
+	}
+	if (c->writing)
+		return;
+	if (c->closing && c->out.len == 0) {
 		bus_client_close(c);
 		return;
 	}
@@ -168,16 +175,18 @@ void bus_client_flush(struct bus_client *c)
 void bus_client_sweep(struct bus_client *c, uint64_t now)
 {
 	const struct bus_config *cfg = c->srv->cfg;
-	if (c->closing)
-		return;
+	/* A stuck write ends the connection even when it was already closing after an error. */
 	if (c->writing && now - c->write_started_ms >= cfg->write_deadline_ms) {
 		dew_warn("client %llu (%s): slow consumer, no write progress for %llu ms; closing",
 			 (unsigned long long)c->cid, c->ip, (unsigned long long)(now - c->write_started_ms));
-		c->srv->stats.slow_consumers++;
+		if (!c->closing)
+			c->srv->stats.slow_consumers++;
 		c->closing = true;
 		bus_client_close(c);
 		return;
 	}
+	if (c->closing)
+		return;
 	if (c->srv->auth_required && !c->connected) {
 		if (now - c->accepted_ms >= cfg->auth_timeout_ms)
 			bus_client_send_err(c, "Authentication Timeout", true);
