@@ -53,8 +53,8 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* Fill the temporary file fd (named tmp) and make its content durable. */
-static int fill_temp(int fd, const char *tmp, const void *data, size_t len, mode_t mode,
+/* Fill the temporary file fd (named tmp) and, with sync, make its content durable. */
+static int fill_temp(int fd, const char *tmp, const void *data, size_t len, mode_t mode, bool sync,
 		     struct dew_error **err)
 {
 	int r;
@@ -64,7 +64,7 @@ static int fill_temp(int fd, const char *tmp, const void *data, size_t len, mode
 	r = write_all(fd, data, len);
 	if (r < 0)
 		return dew_error_set(err, -r, "write `%s`", tmp);
-	if (fsync(fd) < 0)
+	if (sync && fsync(fd) < 0)
 		return dew_error_set(err, errno, "fsync `%s`", tmp);
 	return 0;
 }
@@ -82,8 +82,9 @@ static int fsync_dir(const char *dir, struct dew_error **err)
 	return 0;
 }
 
-/* Write data to path via a temporary file, fsync and rename (see fs.h). */
-int dew_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, struct dew_error **err)
+/* Write data to path via a temporary file, fsync (with sync) and rename (see fs.h). */
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool sync,
+			 struct dew_error **err)
 {
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
@@ -103,7 +104,7 @@ int dew_write_file_atomic(const char *path, const void *data, size_t len, mode_t
 	cleanup_close int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return dew_error_set(err, errno, "write `%s`: create temporary file in `%s`", path, dir);
-	r = fill_temp(fd, tmp, data, len, mode, err);
+	r = fill_temp(fd, tmp, data, len, mode, sync, err);
 	if (r == 0 && close(steal_fd(&fd)) < 0)
 		r = dew_error_set(err, errno, "close `%s`", tmp);
 	if (r == 0 && rename(tmp, path) < 0)
@@ -113,10 +114,20 @@ int dew_write_file_atomic(const char *path, const void *data, size_t len, mode_t
 		dew_error_prefix(err, "write `%s`", path);
 		return r;
 	}
-	r = fsync_dir(dir, err);
+	r = sync ? fsync_dir(dir, err) : 0;
 	if (r < 0)
 		dew_error_prefix(err, "write `%s`", path);
 	return r;
+}
+
+int dew_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, struct dew_error **err)
+{
+	return write_replace(path, data, len, mode, true, err);
+}
+
+int dew_write_file_replace(const char *path, const void *data, size_t len, mode_t mode, struct dew_error **err)
+{
+	return write_replace(path, data, len, mode, false, err);
 }
 
 /* Create one directory of dew_mkdir_p(); an existing directory is fine. */

@@ -23,6 +23,13 @@ int dew_write_file_atomic(const char *path, const void *data, size_t len, mode_t
 			  struct dew_error **err);
 
 /*
+ * The same replacement without fsync: readers still see the old or the new content, never a
+ * mix, but a crash may lose the write. For volatile state (/run), where durability buys nothing.
+ */
+int dew_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+			   struct dew_error **err);
+
+/*
  * Create path and any missing parents with mode (subject to the umask). Directories that
  * already exist are fine; a non-directory in the way is -ENOTDIR with *err naming it.
  */

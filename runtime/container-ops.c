@@ -20,7 +20,7 @@
 #include "internal.h"
 
 /* Is pid a member of the cgroup at path? Read from /proc/<pid>/cgroup. */
-static bool pid_in_cgroup(pid_t pid, const char *path)
+bool dewrt__pid_in_cgroup(pid_t pid, const char *path)
 {
 	char file[64];
 	cleanup_free char *text = NULL;
@@ -42,7 +42,7 @@ int dewrt_kill(struct dewrt_context *ctx, const char *id, int sig, struct dew_er
 	} else {
 		/* A pidfd pins the process; the cgroup check proves it is still our init. */
 		int pfd = (int)syscall(SYS_pidfd_open, st->init_pid, 0);
-		if (pfd < 0 || !pid_in_cgroup(st->init_pid, st->cgroup))
+		if (pfd < 0 || !dewrt__pid_in_cgroup(st->init_pid, st->cgroup))
 			r = dew_error_set(err, ESRCH, "container `%s`: its init is gone", id);
 		else if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0)
 			r = dew_error_set(err, errno, "signal container `%s`", id);

@@ -12,7 +12,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -39,12 +38,14 @@ int dewrt_context_init(struct dewrt_context *ctx, const char *state_root, struct
 {
 	memset(ctx, 0, sizeof *ctx);
 	ctx->state_root = xstrdup(state_root ? state_root : "/run/dew/containers");
-	int r = dewrt__seccomp_compile(&ctx->seccomp, err);
-	if (r < 0) {
-		free(ctx->state_root);
-		return r;
-	}
 	return 0;
+}
+
+int dewrt__seccomp_ready(struct dewrt_context *ctx, struct dew_error **err)
+{
+	/* Compiled on first use (about 10 ms for three architectures), then reused: commands that
+	 * only read state never pay for it, and a daemon pays once. */
+	return ctx->seccomp ? 0 : dewrt__seccomp_compile(&ctx->seccomp, err);
 }
 
 void dewrt_context_close(struct dewrt_context *ctx)
@@ -71,7 +72,8 @@ static int write_spec(const char *dir, const struct dewrt_spec *spec, struct dew
 	cleanup_free char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	cleanup_free char *path = xasprintf("%s/spec.json", dir);
-	return dew_write_file_atomic(path, text, strlen(text), 0644, err);
+	/* /run is volatile: an atomic rename is all readers need, fsync would only cost time. */
+	return dew_write_file_replace(path, text, strlen(text), 0644, err);
 }
 
 /* Fork twice so the monitor is nobody's child but init's, then wait for its report. */
@@ -121,7 +123,7 @@ int dewrt_create(struct dewrt_context *ctx, const struct dewrt_spec *spec, struc
 	struct dewrt_cgroup *cg = NULL;
 	int r;
 
-	if ((r = dew_mkdir_p(ctx->state_root, 0711, err)) < 0)
+	if ((r = dewrt__seccomp_ready(ctx, err)) < 0 || (r = dew_mkdir_p(ctx->state_root, 0711, err)) < 0)
 		return r;
 	if (mkdir(dir, 0700) < 0)
 		return errno == EEXIST ? dew_error_set(err, EEXIST, "container `%s` already exists", spec->id)
@@ -202,11 +204,9 @@ int dewrt_start(struct dewrt_context *ctx, const char *id, struct dew_error **er
 int dewrt_wait(struct dewrt_context *ctx, const char *id, uint64_t timeout_ms, struct dewrt_state **out,
 	       struct dew_error **err)
 {
-	cleanup_free char *dir = dewrt__state_dir(ctx, id);
-	cleanup_close int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (in < 0 || inotify_add_watch(in, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
-		return dew_error_set(err, errno, "watch container `%s`", id);
 	int64_t deadline = timeout_ms ? dewrt__now_ms() + (int64_t)timeout_ms : INT64_MAX;
+	/* The monitor writes the final state and then exits: its pidfd says when to look again. */
+	cleanup_close int pfd = -1;
 	for (;;) {
 		struct dewrt_state *st = NULL;
 		int r = dewrt_state_read(ctx, id, &st, err);
@@ -216,18 +216,38 @@ int dewrt_wait(struct dewrt_context *ctx, const char *id, uint64_t timeout_ms, s
 			*out = st;
 			return 0;
 		}
-		bool monitor_gone = st->monitor_pid > 0 && kill(st->monitor_pid, 0) < 0 && errno == ESRCH;
+		pid_t monitor = st->monitor_pid;
 		dewrt_state_free(st);
-		if (monitor_gone)
-			return dew_error_set(err, ESRCH, "container `%s`: its monitor is gone", id);
+		if (pfd < 0 && monitor > 0) {
+			pfd = (int)syscall(SYS_pidfd_open, monitor, 0);
+			if (pfd < 0 && errno == ESRCH) {
+				/* Gone between our read and now: one more look decides. */
+				if (dewrt_state_read(ctx, id, &st, err) < 0)
+					return -EIO;
+				if (st->status == DEWRT_STOPPED) {
+					*out = st;
+					return 0;
+				}
+				dewrt_state_free(st);
+				return dew_error_set(err, ESRCH, "container `%s`: its monitor is gone", id);
+			}
+		}
 		int64_t left = deadline - dewrt__now_ms();
 		if (left <= 0)
 			return dew_error_set(err, ETIMEDOUT, "container `%s` did not stop in time", id);
-		struct pollfd p = { in, POLLIN, 0 };
-		/* Wake at least every second to notice a vanished monitor. */
-		poll(&p, 1, left > 1000 ? 1000 : (int)left);
-		char buf[4096];
-		while (read(in, buf, sizeof buf) > 0)
-			;
+		struct pollfd p = { pfd, POLLIN, 0 };
+		if (pfd < 0)
+			poll(NULL, 0, left > 50 ? 50 : (int)left);
+		else if (poll(&p, 1, left > 1000 ? 1000 : (int)left) > 0) {
+			/* The monitor exited: its last act was writing the final state. */
+			if (dewrt_state_read(ctx, id, &st, err) < 0)
+				return -EIO;
+			if (st->status == DEWRT_STOPPED) {
+				*out = st;
+				return 0;
+			}
+			dewrt_state_free(st);
+			return dew_error_set(err, ESRCH, "container `%s`: its monitor exited without a final state", id);
+		}
 	}
 }

@@ -77,7 +77,7 @@ struct dewrt_context {
 	struct dewrt_seccomp *seccomp; /* compiled once, reused by every start */
 };
 
-/* state_root NULL: /run/dew/containers. Compiles the seccomp filter. */
+/* state_root NULL: /run/dew/containers. The seccomp filter is compiled on first create/exec. */
 int dewrt_context_init(struct dewrt_context *ctx, const char *state_root, struct dew_error **err);
 void dewrt_context_close(struct dewrt_context *ctx);
 
@@ -121,6 +121,16 @@ int dewrt_start(struct dewrt_context *ctx, const char *id, struct dew_error **er
 int dewrt_wait(struct dewrt_context *ctx, const char *id, uint64_t timeout_ms, struct dewrt_state **out,
 	       struct dew_error **err);
 int dewrt_kill(struct dewrt_context *ctx, const char *id, int sig, struct dew_error **err);
+/*
+ * Run args (env: NULL-terminated "K=V", NULL = the container's env) inside a running container:
+ * same namespaces, cgroup, user, capability bounding set, no_new_privs and seccomp as its app.
+ * Waits for it and returns its exit status (128+signal when killed) in *status. The process
+ * shares the caller's stdin, stdout and stderr and no other descriptor. args[0] is looked up in
+ * the container's PATH. On error *status is 127 when the program could not be executed (the
+ * message names it), else -1. The caller must not ignore SIGCHLD.
+ */
+int dewrt_exec(struct dewrt_context *ctx, const char *id, char *const *args, char *const *env, int *status,
+	       struct dew_error **err);
 /* Remove a stopped container (force: kill it first). Removes the cgroup and the state. */
 int dewrt_delete(struct dewrt_context *ctx, const char *id, bool force, struct dew_error **err);
 

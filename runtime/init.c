@@ -45,9 +45,9 @@ static int wait_go(int sync_fd, struct dew_error **err)
 	return 0;
 }
 
-static int limit_and_drop(const struct dewrt_init_args *a, struct dew_error **err)
+/* Lower the open-files limit and drop to the spec's ids and the documented capabilities. */
+int dewrt__drop_privileges(const struct dewrt_spec *spec, struct dew_error **err)
 {
-	const struct dewrt_spec *spec = a->spec;
 	rlim_t nofile = spec->limits.nofile ? (rlim_t)spec->limits.nofile : 1024;
 	struct rlimit rl = { nofile, nofile };
 
@@ -113,7 +113,7 @@ void dewrt__init_main(const struct dewrt_init_args *a)
 	}
 	if (dewrt__rootfs_setup(spec, &err) < 0)
 		init_fail(a->sync_fd, err);
-	if (limit_and_drop(a, &err) < 0)
+	if (dewrt__drop_privileges(spec, &err) < 0)
 		init_fail(a->sync_fd, err);
 	if (chdir(spec->cwd) < 0) {
 		dew_error_set(&err, errno, "change to the working directory `%s`", spec->cwd);

@@ -16,6 +16,8 @@
 
 /* ---- spec.c, state.c ----------------------------------------------------------------- */
 
+/* Is id a valid container id (1-64 of [A-Za-z0-9_.-], not starting with '.')? */
+bool dewrt__id_valid(const char *id);
 /* The spec as JSON (what spec.json holds); a new reference. */
 json_t *dewrt__spec_json(const struct dewrt_spec *spec);
 int64_t dewrt__now_ms(void);
@@ -23,8 +25,18 @@ int64_t dewrt__now_ms(void);
 char *dewrt__state_dir(const struct dewrt_context *ctx, const char *id);
 /* Write st->dir/state.json atomically. */
 int dewrt__state_write(const struct dewrt_state *st, struct dew_error **err);
+/* Compile the context's seccomp filter if that has not happened yet. */
+int dewrt__seccomp_ready(struct dewrt_context *ctx, struct dew_error **err);
 /* Log through the context's callback. */
 void dewrt__log(const struct dewrt_context *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- container-ops.c ------------------------------------------------------------------- */
+
+/*
+ * Is pid a member of the cgroup at path (as /proc/<pid>/cgroup says)? With a pidfd held on pid,
+ * true proves the pid was not recycled: it is still the container's process.
+ */
+bool dewrt__pid_in_cgroup(pid_t pid, const char *path);
 
 /* ---- seccomp.c: the syscall allow-list ------------------------------------------------ */
 

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -128,6 +129,10 @@ static pid_t clone_init(const struct dewrt_monitor_args *m, int sync_child, int 
 	 * other descriptor of the monitor (the creator's report pipe, log files) is closed, so no
 	 * host fd reaches the app and the creator sees its pipe close when the monitor reports.
 	 */
+	sigset_t none;
+	sigemptyset(&none);
+	/* The monitor blocks SIGCHLD for its signalfd; the app must not inherit that mask. */
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int sync_fd = fcntl(sync_child, F_DUPFD_CLOEXEC, 10);
 	int fifo_fd = fcntl(m->fifo_fd, F_DUPFD_CLOEXEC, 10);
@@ -293,6 +298,8 @@ void dewrt__monitor_main(const struct dewrt_monitor_args *m)
 	sigset_t mask;
 
 	detach();
+	/* The creator's freed heap would otherwise stay private dirty memory of every monitor. */
+	malloc_trim(0);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * dew-run commands that change containers: run, create, start, kill, delete.
+ * dew-run commands that change containers or run programs in them: run, create, start, kill,
+ * delete, exec.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -39,7 +40,7 @@ static int exit_status(const struct dewrt_state *st)
 {
 	if (st->error) {
 		fprintf(stderr, "dew-run: container `%s`: %s\n", st->id, st->error);
-		return 127;
+		return RUN_EXIT_NOEXEC;
 	}
 	if (st->oom_killed) {
 		fprintf(stderr, "dew-run: container `%s` was killed by the OOM killer (memory limit %llu MB)\n", st->id,
@@ -107,4 +108,15 @@ int run_cmd_delete(struct run_opts *o, int argc, char **argv)
 {
 	struct dew_error *err = NULL;
 	return dewrt_delete(&o->ctx, argv[0], o->force, &err) < 0 ? run_fail(err) : 0;
+}
+
+int run_cmd_exec(struct run_opts *o, int argc, char **argv)
+{
+	struct dew_error *err = NULL;
+	int status;
+	if (dewrt_exec(&o->ctx, argv[0], argv + 1, NULL, &status, &err) < 0) {
+		run_fail(err);
+		return status == 127 ? RUN_EXIT_NOEXEC : RUN_EXIT_RUNTIME;
+	}
+	return status;
 }

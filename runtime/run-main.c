@@ -3,6 +3,7 @@
  * dew-run: global options, the command table, dispatch and help.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,23 @@
 #include "run.h"
 
 static const struct run_cmd run_cmds[] = {
-	{ "run", "run [--rm] SPEC.json", "create, start and wait; exits with the app's status", 1, 1, run_cmd_run },
-	{ "create", "create SPEC.json", "create a container, stopped before its app runs", 1, 1, run_cmd_create },
-	{ "start", "start ID", "let a created container run its app", 1, 1, run_cmd_start },
-	{ "list", "list [--json]", "every container: id, pid, state, memory, uptime", 0, 0, run_cmd_list },
+	{ "run", "run [--rm] SPEC.json", "create, start and wait; exits with the app's status", 1, 1,
+	  run_cmd_run, false },
+	{ "create", "create SPEC.json", "create a container, stopped before its app runs", 1, 1,
+	  run_cmd_create, false },
+	{ "start", "start ID", "let a created container run its app", 1, 1, run_cmd_start, false },
+	{ "list", "list [--json]", "every container: id, pid, state, memory, uptime", 0, 0, run_cmd_list,
+	  false },
 	{ "inspect", "inspect [--json] ID", "limits next to live usage, namespaces, security", 1, 1,
-	  run_cmd_inspect },
-	{ "state", "state ID", "the raw state as JSON", 1, 1, run_cmd_state },
-	{ "ps", "ps ID", "processes in the container", 1, 1, run_cmd_ps },
-	{ "kill", "kill ID [SIGNAL]", "send a signal to the container's init (default TERM)", 1, 2, run_cmd_kill },
-	{ "delete", "delete [-f] ID", "remove a stopped container (-f: kill it first)", 1, 1, run_cmd_delete },
+	  run_cmd_inspect, false },
+	{ "state", "state ID", "the raw state as JSON", 1, 1, run_cmd_state, false },
+	{ "ps", "ps ID", "processes in the container", 1, 1, run_cmd_ps, false },
+	{ "kill", "kill ID [SIGNAL]", "send a signal to the container's init (default TERM)", 1, 2,
+	  run_cmd_kill, false },
+	{ "delete", "delete [-f] ID", "remove a stopped container (-f: kill it first)", 1, 1, run_cmd_delete,
+	  false },
+	{ "exec", "exec ID CMD [ARGS...]", "run CMD in a running container, confined as its app", 2, INT_MAX,
+	  run_cmd_exec, true },
 };
 
 static void usage(FILE *f)
@@ -110,8 +118,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dew-run: unknown command `%s` (see dew-run --help)\n", name);
 		return RUN_EXIT_USAGE;
 	}
-	/* Options after the command. */
-	while ((c = getopt_long(argc, argv, "+hf", opts, NULL)) != -1) {
+	/* Options after the command, unless what follows it belongs to a program (`exec`). */
+	while (!cmd->raw_args && (c = getopt_long(argc, argv, "+hf", opts, NULL)) != -1) {
 		if (!apply_opt(&o, &root, c)) {
 			fprintf(stderr, "usage: dew-run %s\n", cmd->usage);
 			return RUN_EXIT_USAGE;

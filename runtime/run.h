@@ -16,7 +16,8 @@ enum {
 	RUN_EXIT_FAIL = 1,
 	RUN_EXIT_USAGE = 2,
 	RUN_EXIT_OOM = 137,      /* `run`: the OOM killer ended the app (documented in dew-run(8)) */
-	RUN_EXIT_RUNTIME = 125,  /* `run`: dew-run could not create or start the container */
+	RUN_EXIT_RUNTIME = 125,  /* `run`, `exec`: dew-run could not create, start or enter the container */
+	RUN_EXIT_NOEXEC = 127,   /* `run`, `exec`: the program could not be executed */
 };
 
 struct run_opts {
@@ -32,6 +33,9 @@ struct run_cmd {
 	const char *summary;
 	int min_args, max_args;
 	int (*fn)(struct run_opts *o, int argc, char **argv);
+	/* Arguments after the command's name are taken as they are, never as dew-run's options
+	 * (`exec ID sh -c …`): dew-run's options go before the command. */
+	bool raw_args;
 };
 
 /* run-lifecycle.c */
@@ -40,6 +44,7 @@ int run_cmd_create(struct run_opts *o, int argc, char **argv);
 int run_cmd_start(struct run_opts *o, int argc, char **argv);
 int run_cmd_kill(struct run_opts *o, int argc, char **argv);
 int run_cmd_delete(struct run_opts *o, int argc, char **argv);
+int run_cmd_exec(struct run_opts *o, int argc, char **argv);
 
 /* run-show.c */
 int run_cmd_list(struct run_opts *o, int argc, char **argv);

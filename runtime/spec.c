@@ -30,7 +30,7 @@ static const struct {
 };
 
 /* Ids name directories and cgroups: a conservative alphabet keeps them safe in both. */
-static bool id_valid(const char *id)
+bool dewrt__id_valid(const char *id)
 {
 	size_t n = strlen(id);
 	if (n == 0 || n > 64 || id[0] == '.')
@@ -157,7 +157,7 @@ static int parse_strings(const json_t *root, struct dewrt_spec *spec, struct dew
 
 	if ((r = dew_json_get_string(root, "id", DEW_JSON_REQUIRED, 64, &s, err)) < 0)
 		return r;
-	if (!id_valid(s))
+	if (!dewrt__id_valid(s))
 		return dew_error_set(err, 0, "field `id` must be 1-64 characters of [A-Za-z0-9_.-], got `%s`", s);
 	spec->id = xstrdup(s);
 	if ((r = get_path(root, "rootfs", DEW_JSON_REQUIRED, &spec->rootfs, "rootfs", err)) < 0 ||

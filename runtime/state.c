@@ -54,7 +54,8 @@ int dewrt__state_write(const struct dewrt_state *st, struct dew_error **err)
 	cleanup_free char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	cleanup_free char *path = xasprintf("%s/state.json", st->dir);
-	return dew_write_file_atomic(path, text, strlen(text), 0644, err);
+	/* /run is volatile: an atomic rename is all readers need, fsync would only cost time. */
+	return dew_write_file_replace(path, text, strlen(text), 0644, err);
 }
 
 static int status_parse(const char *s, enum dewrt_status *out)
@@ -117,6 +118,9 @@ int dewrt_state_read(struct dewrt_context *ctx, const char *id, struct dewrt_sta
 	size_t len;
 	struct stat sb;
 
+	/* Ids come from command lines and bus messages: never let one walk out of the state root. */
+	if (!dewrt__id_valid(id))
+		return dew_error_set(err, 0, "container id `%s` is not valid (1-64 of [A-Za-z0-9_.-])", id);
 	if (stat(dir, &sb) < 0)
 		return dew_error_set(err, errno == ENOENT ? ENOENT : errno, "container `%s`", id);
 	int r = dew_read_file(path, STATE_MAX_BYTES, &text, &len, err);

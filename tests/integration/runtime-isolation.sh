@@ -68,6 +68,12 @@ DEW_SPEC_USERNS=1 dew_spec "$T/uw.json" uwrite 64 64 none /bin/sh -c 'echo data 
 dew_assert_eq "$(stat -c %u "$T/app-uwrite/file")" 101000 "its files belong to the mapped host id"
 "${RUN[@]}" delete uwrite
 
+dew_spec "$T/sigs.json" sigs 64 64 none /bin/sh -c 'grep -E "^Sig(Blk|Ign)" /proc/self/status'
+"${RUN[@]}" run "$T/sigs.json" >/dev/null 2>&1
+dew_assert_contains "$(cat "$T/state/sigs/stdout.log")" "SigBlk:	0000000000000000" \
+	"the app starts with no blocked signals (nothing inherited from the monitor)"
+"${RUN[@]}" delete sigs
+
 dew_spec "$T/procs.json" procs 64 64 none /bin/sh -c \
 	"ls /proc | grep -c '^[0-9]'; cat $T/host-sentinel 2>&1; ls /root 2>&1; echo done"
 "${RUN[@]}" run "$T/procs.json" >/dev/null 2>&1

@@ -90,6 +90,9 @@ printf '{"id": "x", "rootfs": "/tmp", "args": ["/bin/true"], "limits": {"memory_
 out=$("${RUN[@]}" run "$T/bad.json" 2>&1); rc=$?
 dew_assert_eq "$rc" 2 "a bad spec is a usage error"
 dew_assert_contains "$out" "memory_mb" "naming the field"
+out=$("${RUN[@]}" inspect ../../etc 2>&1); rc=$?
+dew_assert_eq "$rc" 1 "an id with a path in it is refused"
+dew_assert_contains "$out" "is not valid" "as not valid"
 out=$("${RUN[@]}" frobnicate 2>&1); rc=$?
 dew_assert_eq "$rc" 2 "an unknown command exits 2"
 dew_pass

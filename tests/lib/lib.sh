@@ -25,8 +25,13 @@ dew_test_init() {
 	trap dew__cleanup EXIT
 	trap 'exit 1' INT TERM
 	local self=$$
-	( sleep "$timeout" && echo "FAIL: $DEW_TEST_NAME timed out after ${timeout}s" >&2 && kill -TERM "$self" ) \
-		>/dev/null 2>&1 &
+	# The watchdog ends its own sleep when it is stopped, so no sleeper outlives the test.
+	(
+		trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+		sleep "$timeout" &
+		sp=$!
+		wait "$sp" && echo "FAIL: $DEW_TEST_NAME timed out after ${timeout}s" >&2 && kill -TERM "$self"
+	) >/dev/null 2>&1 &
 	DEW_WATCHDOG=$!
 	echo "# $DEW_TEST_NAME (temp dir $T)"
 }
