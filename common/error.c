@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,20 @@ int dew_error_set(struct dew_error **err, int errnum, const char *fmt, ...)
 	e->code = code;
 	e->msg = errnum > 0 ? xasprintf("%s: %s", msg, strerror(errnum)) : steal_pointer(&msg);
 	*err = e;
+	return -code;
+}
+
+int dew_error_set_code(struct dew_error **err, int code, const char *fmt, ...)
+{
+	bool fresh = err && !*err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cleanup_free char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	dew_error_set(err, 0, "%s", msg);
+	if (fresh)
+		(*err)->code = code;
 	return -code;
 }
 

@@ -21,6 +21,13 @@ int dew_error_set(struct dew_error **err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
+ * Like dew_error_set with errnum 0 (no strerror appended) but recording code as the errno:
+ * for refusals that have a fitting errno yet whose message says it better (e.g. -EFBIG with
+ * "file `x` is larger than 1 MiB"). Returns -code.
+ */
+int dew_error_set_code(struct dew_error **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
  * Prepend "context: " to the message of *err. Returns -(*err)->code, or -EINVAL when there is
  * no error to extend (err NULL or *err NULL).
  */

@@ -17,24 +17,6 @@
 
 #include "alloc.h"
 
-/* dew_error_set() for a logical message that still carries a specific errno (no strerror). */
-static int error_with_code(struct dew_error **err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int error_with_code(struct dew_error **err, int code, const char *fmt, ...)
-{
-	bool fresh = err && !*err;
-	va_list ap;
-
-	va_start(ap, fmt);
-	cleanup_free char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	dew_error_set(err, 0, "%s", msg);
-	if (fresh)
-		(*err)->code = code;
-	return -code;
-}
-
 /* write(2) all of data, retrying on EINTR and short writes. Returns 0 or -errno. */
 static int write_all(int fd, const void *data, size_t len)
 {
@@ -143,7 +125,7 @@ static int mkdir_one(const char *dir, const char *path, mode_t mode, struct dew_
 	if (stat(dir, &st) < 0)
 		return dew_error_set(err, errno, "create directory `%s`: stat `%s`", path, dir);
 	if (!S_ISDIR(st.st_mode))
-		return error_with_code(err, ENOTDIR, "create directory `%s`: `%s` is not a directory", path,
+		return dew_error_set_code(err, ENOTDIR, "create directory `%s`: `%s` is not a directory", path,
 				       dir);
 	return 0;
 }
@@ -200,7 +182,7 @@ static int read_bounded(int fd, const char *path, size_t max, size_t hint, char 
 		n += (size_t)k;
 	}
 	if (n > max)
-		return error_with_code(err, EFBIG, "file `%s` is larger than %zu bytes", path, max);
+		return dew_error_set_code(err, EFBIG, "file `%s` is larger than %zu bytes", path, max);
 	buf[n] = '\0';
 	*data = steal_pointer(&buf);
 	if (len)
@@ -221,7 +203,7 @@ int dew_read_file(const char *path, size_t max, char **data, size_t *len, struct
 	/* Refuse early when the size is known; read_bounded() still enforces max for files that
 	 * grow meanwhile and for those whose size is not known in advance. */
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
-		return error_with_code(err, EFBIG, "file `%s` is larger than %zu bytes", path, max);
+		return dew_error_set_code(err, EFBIG, "file `%s` is larger than %zu bytes", path, max);
 	size_t hint = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 0;
 	return read_bounded(fd, path, max, hint, data, len, err);
 }

@@ -45,7 +45,12 @@ int dewrt__seccomp_ready(struct dewrt_context *ctx, struct dew_error **err)
 {
 	/* Compiled on first use (about 10 ms for three architectures), then reused: commands that
 	 * only read state never pay for it, and a daemon pays once. */
-	return ctx->seccomp ? 0 : dewrt__seccomp_compile(&ctx->seccomp, err);
+	if (ctx->seccomp)
+		return 0;
+	/* The cache lives in the state root; without it (not created yet) compile in memory. */
+	struct stat sb;
+	bool cache = stat(ctx->state_root, &sb) == 0 && sb.st_uid == geteuid() && !(sb.st_mode & 022);
+	return dewrt__seccomp_compile(&ctx->seccomp, cache ? ctx->state_root : NULL, err);
 }
 
 void dewrt_context_close(struct dewrt_context *ctx)
@@ -123,7 +128,7 @@ int dewrt_create(struct dewrt_context *ctx, const struct dewrt_spec *spec, struc
 	struct dewrt_cgroup *cg = NULL;
 	int r;
 
-	if ((r = dewrt__seccomp_ready(ctx, err)) < 0 || (r = dew_mkdir_p(ctx->state_root, 0711, err)) < 0)
+	if ((r = dew_mkdir_p(ctx->state_root, 0711, err)) < 0 || (r = dewrt__seccomp_ready(ctx, err)) < 0)
 		return r;
 	if (mkdir(dir, 0700) < 0)
 		return errno == EEXIST ? dew_error_set(err, EEXIST, "container `%s` already exists", spec->id)

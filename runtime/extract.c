@@ -43,24 +43,6 @@ struct extract {
 	uint64_t bytes; /* uncompressed bytes so far, holes of sparse files included */
 };
 
-/* dew_error_set() for a refusal that carries a specific errno but no strerror text. */
-static int refuse(struct dew_error **err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int refuse(struct dew_error **err, int code, const char *fmt, ...)
-{
-	bool fresh = err && !*err;
-	va_list ap;
-
-	va_start(ap, fmt);
-	cleanup_free char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	dew_error_set(err, 0, "%s", msg);
-	if (fresh)
-		(*err)->code = code;
-	return -code;
-}
-
 /*
  * Normalize an entry or hard-link name into *out ("a/b/c": no empty or "." components) and
  * count its components. The tree never sees "..", a leading "/" or an over-long name, so no
@@ -140,10 +122,10 @@ static int account(struct extract *x, uint64_t n, struct dew_error **err)
 	uint64_t ratio = x->lim.max_ratio;
 
 	if (n > x->lim.max_bytes - x->bytes)
-		return refuse(err, EFBIG, "archive expands to more than %" PRIu64 " bytes", x->lim.max_bytes);
+		return dew_error_set_code(err, EFBIG, "archive expands to more than %" PRIu64 " bytes", x->lim.max_bytes);
 	x->bytes += n;
 	if (x->bytes > RATIO_GRACE && raw <= UINT64_MAX / ratio && x->bytes > raw * ratio)
-		return refuse(err, EFBIG,
+		return dew_error_set_code(err, EFBIG,
 			      "compression ratio over %" PRIu64 ":1 (%" PRIu64 " bytes from %" PRIu64 ")",
 			      ratio, x->bytes, raw);
 	return 0;
@@ -179,7 +161,7 @@ static int copy_data(struct extract *x, int fd, struct archive_entry *e, struct 
 
 	while ((r = archive_read_data_block(x->a, &buf, &len, &off)) == ARCHIVE_OK) {
 		if (off < 0 || (uint64_t)off > (uint64_t)INT64_MAX - len)
-			return refuse(err, EINVAL, "bad data offset");
+			return dew_error_set_code(err, EINVAL, "bad data offset");
 		if ((uint64_t)off + len > end) {
 			r = account(x, (uint64_t)off + len - end, err);
 			if (r < 0)
@@ -191,7 +173,7 @@ static int copy_data(struct extract *x, int fd, struct archive_entry *e, struct 
 			return dew_error_set(err, -r, "write");
 	}
 	if (r != ARCHIVE_EOF)
-		return refuse(err, EINVAL, "read data: %s", archive_error_string(x->a));
+		return dew_error_set_code(err, EINVAL, "read data: %s", archive_error_string(x->a));
 	/* A sparse file that ends in a hole. */
 	if (archive_entry_size_is_set(e) && size > 0 && (uint64_t)size > end) {
 		r = account(x, (uint64_t)size - end, err);
@@ -211,7 +193,7 @@ static int extract_file(struct extract *x, const char *path, struct archive_entr
 
 	/* Refuse a file that cannot fit before writing any of it. */
 	if (archive_entry_size_is_set(e) && size > 0 && (uint64_t)size > x->lim.max_bytes - x->bytes)
-		return refuse(err, EFBIG,
+		return dew_error_set_code(err, EFBIG,
 			      "%" PRId64 " bytes do not fit in the remaining %" PRIu64 " of %" PRIu64,
 			      (int64_t)size, x->lim.max_bytes - x->bytes, x->lim.max_bytes);
 	if (!x->tree)
@@ -266,14 +248,14 @@ static int extract_entry(struct extract *x, struct archive_entry *e, const char 
 	const char *why = normalize(raw, &path, &n);
 
 	if (why)
-		return refuse(err, EINVAL, "%s", why);
+		return dew_error_set_code(err, EINVAL, "%s", why);
 	if (n == 0 && type == AE_IFDIR && !hardlink)
 		return 0; /* "./": the root, which keeps its own mode */
 	if (n == 0)
-		return refuse(err, EINVAL, "empty name");
+		return dew_error_set_code(err, EINVAL, "empty name");
 	/* No device may reach a container through an app; fifos and sockets have no use there. */
 	if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-		return refuse(err, EINVAL, "%s not allowed", type_name(type));
+		return dew_error_set_code(err, EINVAL, "%s not allowed", type_name(type));
 	if (!hardlink && type == AE_IFREG)
 		return extract_file(x, path, e, err);
 	/* Data that libarchive will skip must still be decompressed: it counts against the budget. */
@@ -286,7 +268,7 @@ static int extract_entry(struct extract *x, struct archive_entry *e, const char 
 		cleanup_free char *shown = dewrt__printable(hardlink);
 		why = normalize(hardlink, &target, &tn);
 		if (why || tn == 0)
-			return refuse(err, EINVAL, "hard link target `%s`: %s", shown,
+			return dew_error_set_code(err, EINVAL, "hard link target `%s`: %s", shown,
 				      why ? why : "empty name");
 		return x->tree ? dewrt__tree_link(x->tree, path, target, err) : 0;
 	}
@@ -299,7 +281,7 @@ static int extract_entry(struct extract *x, struct archive_entry *e, const char 
 	why = symlink_escapes(symlink, n - 1);
 	if (why) {
 		cleanup_free char *shown = dewrt__printable(symlink);
-		return refuse(err, EINVAL, "%s (`%s`)", why, shown);
+		return dew_error_set_code(err, EINVAL, "%s (`%s`)", why, shown);
 	}
 	return x->tree ? dewrt__tree_symlink(x->tree, path, symlink, err) : 0;
 }
@@ -315,15 +297,15 @@ static int extract_all(struct extract *x, struct dew_error **err)
 		/* WARN covers names not convertible to the locale: we take their bytes as they are. */
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
 			if (prev)
-				return refuse(err, EINVAL, "read archive after entry `%s`: %s", prev,
+				return dew_error_set_code(err, EINVAL, "read archive after entry `%s`: %s", prev,
 					      archive_error_string(x->a));
-			return refuse(err, EINVAL, "read archive: %s", archive_error_string(x->a));
+			return dew_error_set_code(err, EINVAL, "read archive: %s", archive_error_string(x->a));
 		}
 		const char *raw = archive_entry_pathname(e);
 		free(prev);
 		prev = dewrt__printable(raw);
 		if (++x->entries > x->lim.max_entries)
-			return refuse(err, EFBIG, "entry `%s`: more than %" PRIu64 " entries", prev,
+			return dew_error_set_code(err, EFBIG, "entry `%s`: more than %" PRIu64 " entries", prev,
 				      x->lim.max_entries);
 		r = extract_entry(x, e, raw, err);
 		if (r < 0)
@@ -343,15 +325,15 @@ static int open_reader(struct extract *x, int fd, struct dew_error **err)
 	/* ARCHIVE_WARN means no built-in support: libarchive would run an external program on hostile input.
 	 */
 	if (archive_read_support_filter_gzip(x->a) != ARCHIVE_OK)
-		return refuse(err, ENOTSUP, "libarchive lacks built-in gzip support");
+		return dew_error_set_code(err, ENOTSUP, "libarchive lacks built-in gzip support");
 	if (archive_read_support_filter_zstd(x->a) != ARCHIVE_OK)
-		return refuse(err, ENOTSUP, "libarchive lacks built-in zstd support");
+		return dew_error_set_code(err, ENOTSUP, "libarchive lacks built-in zstd support");
 	if (archive_read_support_format_tar(x->a) != ARCHIVE_OK ||
 	    archive_read_support_format_zip(x->a) != ARCHIVE_OK)
-		return refuse(err, ENOTSUP, "archive formats: %s", archive_error_string(x->a));
+		return dew_error_set_code(err, ENOTSUP, "archive formats: %s", archive_error_string(x->a));
 	/* A seekable fd lets the zip reader use the central directory rather than local headers. */
 	if (archive_read_open_fd(x->a, fd, READ_BLOCK) != ARCHIVE_OK)
-		return refuse(err, EINVAL, "read archive: %s", archive_error_string(x->a));
+		return dew_error_set_code(err, EINVAL, "read archive: %s", archive_error_string(x->a));
 	return 0;
 }
 
@@ -364,7 +346,7 @@ static int run_pass(struct extract *x, int fd, struct dew_error **err)
 	if (r == 0)
 		r = extract_all(x, err);
 	if (r == 0 && archive_read_close(x->a) != ARCHIVE_OK)
-		r = refuse(err, EINVAL, "close archive: %s", archive_error_string(x->a));
+		r = dew_error_set_code(err, EINVAL, "close archive: %s", archive_error_string(x->a));
 	archive_read_free(x->a);
 	x->a = NULL;
 	return r;
@@ -387,7 +369,7 @@ int dewrt_extract(const char *archive, const char *dir, const struct dewrt_extra
 	if (fd < 0)
 		return dew_error_set(err, errno, "extract `%s`: open", archive);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return refuse(err, EINVAL, "extract `%s`: not a regular file", archive);
+		return dew_error_set_code(err, EINVAL, "extract `%s`: not a regular file", archive);
 	/*
 	 * The dry run costs a second decompression but means that an entry bomb, a ratio bomb or a
 	 * bad name is refused before a single file is created (creating 100,000 files only to

@@ -49,7 +49,7 @@ struct dewrt_seccomp;
  * the result is read-only and reused by every container start. The caller frees *out with
  * dewrt__seccomp_free. -ENOTSUP on a machine the profile does not cover.
  */
-int dewrt__seccomp_compile(struct dewrt_seccomp **out, struct dew_error **err);
+int dewrt__seccomp_compile(struct dewrt_seccomp **out, const char *cache_dir, struct dew_error **err);
 /*
  * Install the compiled filter on the calling thread: sets no_new_privs itself (so the filter
  * can never be installed without it), then loads both programs (Seccomp_filters: 2). No

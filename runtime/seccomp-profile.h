@@ -10,7 +10,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
+#include <linux/filter.h>
 #include <seccomp.h>
+
+/* The compiled profile (seccomp.c), shared with its on-disk cache (seccomp-cache.c). */
+enum {
+	FILTER_ALLOW, /* default ERRNO(EPERM): the allow-list */
+	FILTER_DENY,  /* default ALLOW: argument values refused with EPERM */
+	FILTER_COUNT,
+};
+
+struct dewrt_seccomp {
+	/* Installed in this order; the kernel then runs both on every syscall. */
+	struct sock_fprog prog[FILTER_COUNT];
+};
+
+/* Compile the profile (no cache). */
+int dewrt__seccomp_compile_fresh(struct dewrt_seccomp **out, struct dew_error **err);
 
 /*
  * One rule: a syscall name, an action, and at most one argument comparison (libseccomp

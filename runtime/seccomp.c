@@ -23,16 +23,6 @@
 #include "internal.h"
 #include "seccomp-profile.h"
 
-enum {
-	FILTER_ALLOW, /* default ERRNO(EPERM): the allow-list */
-	FILTER_DENY,  /* default ALLOW: argument values refused with EPERM */
-	FILTER_COUNT,
-};
-
-struct dewrt_seccomp {
-	/* Installed in this order; the kernel then runs both on every syscall. */
-	struct sock_fprog prog[FILTER_COUNT];
-};
 
 /*
  * The entry points of each supported machine. On x86_64 a process can also enter the
@@ -202,7 +192,7 @@ static int compile_deny(struct sock_fprog *prog, struct dew_error **err)
 }
 
 /* Build and compile the profile for every entry point of this machine (once per process). */
-int dewrt__seccomp_compile(struct dewrt_seccomp **out, struct dew_error **err)
+int dewrt__seccomp_compile_fresh(struct dewrt_seccomp **out, struct dew_error **err)
 {
 	struct dewrt_seccomp *sc;
 	int rc;

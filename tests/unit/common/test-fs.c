@@ -20,21 +20,7 @@
 #include "error.h"
 #include "fs.h"
 #include "tap.h"
-
-/* Number of entries in dir other than . and .. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
-}
+#include "testutil.h"
 
 static char *slurp(const char *path)
 {
@@ -67,7 +53,7 @@ static void test_atomic(const char *tmp)
 	tap_is_str(s, "new content", "content replaced");
 	free(s);
 	tap_ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600, "mode 0600 applied");
-	tap_is_int(count_entries(dir), 1, "no temporary file left behind");
+	tap_is_int(test_count_entries(dir), 1, "no temporary file left behind");
 
 	tap_is_int(dew_write_file_atomic(path, "", 0, 0644, &err), 0, "empty content");
 	tap_ok(stat(path, &st) == 0 && st.st_size == 0, "file is empty");
@@ -78,7 +64,7 @@ static void test_atomic(const char *tmp)
 		tap_is_int(dew_write_file_atomic("rel.txt", "r", 1, 0644, &err), 0, "relative path");
 		tap_ok(chdir(cwd) == 0, "back to the old directory");
 	}
-	tap_is_int(count_entries(dir), 2, "relative write left only its file");
+	tap_is_int(test_count_entries(dir), 2, "relative write left only its file");
 	dew_error_clear(&err);
 }
 
@@ -129,7 +115,7 @@ static void test_atomic_failures(const char *tmp)
 	tap_ok(r < 0, "writing over a directory fails (%d)", r);
 	tap_has_str(dew_error_msg(err), sub, "message names the path");
 	dew_error_clear(&err);
-	tap_is_int(count_entries(dir), 2, "no temporary file left after a failed rename");
+	tap_is_int(test_count_entries(dir), 2, "no temporary file left after a failed rename");
 
 	/* A write that fails half-way: the file size limit cuts it short (root included). */
 	struct rlimit old_lim, lim;
@@ -144,7 +130,7 @@ static void test_atomic_failures(const char *tmp)
 	tap_is_int(r, -EFBIG, "a short write fails");
 	tap_has_str(dew_error_msg(err), "write `", "message says what failed");
 	dew_error_clear(&err);
-	tap_is_int(count_entries(dir), 2, "no temporary file left after a failed write");
+	tap_is_int(test_count_entries(dir), 2, "no temporary file left after a failed write");
 
 	/* A directory without write permission. */
 	tap_ok(chmod(dir, 0555) == 0, "make the directory read-only");
@@ -158,7 +144,7 @@ static void test_atomic_failures(const char *tmp)
 	char *s = slurp(path);
 	tap_is_str(s, "precious", "old file intact after failures");
 	free(s);
-	tap_is_int(count_entries(dir), 2, "still no temporary files");
+	tap_is_int(test_count_entries(dir), 2, "still no temporary files");
 
 	cleanup_free char *missing = xasprintf("%s/no/such/dir/file", tmp);
 	tap_is_int(dew_write_file_atomic(missing, "x", 1, 0644, &err), -ENOENT, "missing directory");

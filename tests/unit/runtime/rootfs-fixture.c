@@ -5,6 +5,7 @@
  * be deleted through.
  */
 #include "rootfs-fixture.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -253,14 +254,5 @@ char *rootfs_mounts_text(pid_t pid, const char *prefix, const char *except)
 /* Entries of dir (see rootfs-fixture.h). */
 int rootfs_count_entries(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
+	return test_count_entries(dir);
 }

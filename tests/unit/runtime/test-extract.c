@@ -27,6 +27,7 @@
 #include "error.h"
 #include "fs.h"
 #include "tap.h"
+#include "testutil.h"
 
 enum fmt { TAR, TAR_GZ, TAR_ZST, ZIP };
 static const char *const fmt_names[] = { "tar", "tar.gz", "tar.zst", "zip" };
@@ -72,21 +73,6 @@ static void cleanup_tmp(void)
 {
 	if (tmp)
 		remove_tree(tmp);
-}
-
-/* Entries of dir other than . and .., or -1 when it cannot be opened. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
-	return n;
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -169,9 +155,9 @@ static void check_sentinel(const char *what, bool target_exists)
 	cleanup_free char *keep = xasprintf("%s/keep", sentinel);
 	cleanup_free char *data = slurp(keep, NULL);
 
-	tap_ok(count_entries(sentinel) == 1 && data && strcmp(data, "precious\n") == 0,
+	tap_ok(test_count_entries(sentinel) == 1 && data && strcmp(data, "precious\n") == 0,
 	       "%s: the sentinel directory is untouched", what);
-	tap_is_int(count_entries(tmp), 2 + target_exists, "%s: nothing new beside the target", what);
+	tap_is_int(test_count_entries(tmp), 2 + target_exists, "%s: nothing new beside the target", what);
 }
 
 /* check_sentinel, and the target is empty (or gone when the extraction created it). */
@@ -181,7 +167,7 @@ static void check_untouched(const char *what, bool precreated)
 
 	check_sentinel(what, precreated);
 	if (precreated)
-		tap_is_int(count_entries(out), 0, "%s: the existing target is left empty", what);
+		tap_is_int(test_count_entries(out), 0, "%s: the existing target is left empty", what);
 	else
 		tap_ok(lstat(out, &st) < 0 && errno == ENOENT, "%s: the target we created is removed", what);
 }
@@ -583,7 +569,7 @@ static void test_broken(void)
 	tap_ok(dewrt_extract(ok, out, NULL, &err) == -ENOTEMPTY, "non-empty target: refused");
 	tap_has_str(dew_error_msg(err), "Directory not empty", "non-empty target: message says why");
 	cleanup_free char *data = slurp(mine, NULL);
-	tap_ok(count_entries(out) == 1 && data && strcmp(data, "mine\n") == 0,
+	tap_ok(test_count_entries(out) == 1 && data && strcmp(data, "mine\n") == 0,
 	       "non-empty target: left alone");
 	dew_error_clear(&err);
 	remove_tree(out);
