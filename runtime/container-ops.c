@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -130,6 +131,24 @@ static uint64_t dir_usage(int dfd, int depth)
 	return total;
 }
 
+/*
+ * What the app has written: with a quota, the usage of its tmpfs upper layer, seen through the
+ * init's root (0 once it stopped: the layer is gone with it); without, the host app dir's size.
+ */
+static uint64_t disk_used(const struct dewrt_state *st)
+{
+	if (st->spec->limits.disk_mb) {
+		char path[96];
+		struct statfs sf;
+		snprintf(path, sizeof path, "/proc/%d/root/home/vcap/app", (int)st->init_pid);
+		if (st->status != DEWRT_RUNNING || statfs(path, &sf) < 0)
+			return 0;
+		return (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize;
+	}
+	int dfd = st->spec->app_dir ? open(st->spec->app_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	return dfd >= 0 ? dir_usage(dfd, 0) : 0;
+}
+
 int dewrt_stats(struct dewrt_context *ctx, const char *id, struct dewrt_stats *out, struct dew_error **err)
 {
 	struct dewrt_state *st = NULL;
@@ -153,8 +172,7 @@ int dewrt_stats(struct dewrt_context *ctx, const char *id, struct dewrt_stats *o
 		out->cpu_weight = cs.cpu_weight;
 		out->cpu_usage_ns = cs.cpu_usage_ns;
 		out->disk_quota = st->spec->limits.disk_mb * 1024 * 1024;
-		int dfd = st->spec->app_dir ? open(st->spec->app_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-		out->disk_used = dfd >= 0 ? dir_usage(dfd, 0) : 0;
+		out->disk_used = disk_used(st);
 	}
 	dewrt_state_free(st);
 	return r;

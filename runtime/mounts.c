@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -201,13 +202,50 @@ int dewrt__mount_spec_binds(const struct dewrt_root *root, const struct dewrt_sp
 	return 0;
 }
 
+/*
+ * The app dir with a disk quota: an overlay whose lower layer is the host app dir (read-only
+ * to the container) and whose upper layer, where every write lands, is a tmpfs of disk_mb.
+ * Writes beyond the quota fail with ENOSPC. The cost: what the app writes lives in memory
+ * (charged to its memory cgroup) and is gone when the container is; the host dir is untouched.
+ */
+static int mount_app_quota(const struct dewrt_root *root, const struct dewrt_spec *spec, struct dew_error **err)
+{
+	char p[DEWRT_FD_PATH_SIZE], size[64];
+	int r;
+
+	/* Overlay options are comma-separated paths: refuse a path that would split them. */
+	if (strpbrk(spec->app_dir, ",:\\"))
+		return dew_error_set(err, 0, "app_dir `%s` of container `%s` holds `,`, `:` or `\\`, which a disk quota "
+				     "cannot mount", spec->app_dir, root->id);
+	snprintf(size, sizeof size, "mode=0755,size=%llum", (unsigned long long)spec->limits.disk_mb);
+	if ((r = dewrt__mount_in_root(root, "tmpfs", DEWRT_APP_DIR, "tmpfs", MS_NOSUID | MS_NODEV, size, err)) < 0)
+		return r;
+	cleanup_close int fd = dewrt__root_open(root, DEWRT_APP_DIR, 0, err);
+	if (fd < 0)
+		return fd;
+	if (mkdirat(fd, "upper", 0755) < 0 || mkdirat(fd, "work", 0700) < 0 ||
+	    fchownat(fd, "upper", spec->uid, spec->gid, 0) < 0)
+		return dew_error_set(err, errno, "prepare the disk quota of container `%s`", root->id);
+	cleanup_free char *opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work%s", spec->app_dir,
+					    dewrt__fd_path(p, fd), p, spec->userns ? ",userxattr" : "");
+	if (mount("overlay", p, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+		return dew_error_set(err, errno, "mount the app dir with a %llu MB quota in container `%s`",
+				     (unsigned long long)spec->limits.disk_mb, root->id);
+	return 0;
+}
+
 /* The app dir read-write at /home/vcap/app and a private tmpfs at /tmp (see internal.h). */
 int dewrt__mount_app_tmp(const struct dewrt_root *root, const struct dewrt_spec *spec, struct dew_error **err)
 {
 	int r;
 
-	if (spec->app_dir &&
-	    (r = dewrt__bind_in_root(root, spec->app_dir, DEWRT_APP_DIR, MS_NOSUID | MS_NODEV, err)) < 0)
+	if (spec->app_dir && spec->limits.disk_mb)
+		r = mount_app_quota(root, spec, err);
+	else if (spec->app_dir)
+		r = dewrt__bind_in_root(root, spec->app_dir, DEWRT_APP_DIR, MS_NOSUID | MS_NODEV, err);
+	else
+		r = 0;
+	if (r < 0)
 		return r;
 	/* Bounded: a runaway writer gets ENOSPC rather than eating the container's memory limit. */
 	return dewrt__mount_in_root(root, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,

@@ -137,7 +137,7 @@ static void inspect_table(const struct dewrt_state *st, const struct dewrt_stats
 {
 	cleanup_free char *mu = human_bytes(s->memory_usage), *ml = human_bytes(s->memory_limit);
 	cleanup_free char *mm = human_bytes(s->memory_max_usage), *du = human_bytes(s->disk_used);
-	cleanup_free char *dq = s->disk_quota ? human_bytes(s->disk_quota) : xstrdup("none (not enforced yet)");
+	cleanup_free char *dq = s->disk_quota ? human_bytes(s->disk_quota) : xstrdup("none");
 	cleanup_free char *fc = xasprintf("%llu", (unsigned long long)s->memory_failcnt);
 	cleanup_free char *ok = xasprintf("%llu", (unsigned long long)s->oom_kills);
 	cleanup_free char *pc = xasprintf("%llu", (unsigned long long)s->pids_current);

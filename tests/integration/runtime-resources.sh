@@ -51,5 +51,26 @@ dew_assert_eq "$(json_field "$res" errname)" EMFILE "the open-files limit stops 
 dew_ok "no descriptor beyond the limit"
 "${RUN[@]}" delete files
 
+# The disk quota: writes to the app dir stop at disk_mb with ENOSPC; inspect shows the usage.
+for mode in plain userns; do
+	[ "$mode" = userns ] && export DEW_SPEC_USERNS=1
+	DEW_SPEC_DISK_MB=8 dew_spec "$T/disk-$mode.json" "disk-$mode" 64 64 none /bin/sh -c \
+		'/probe/dewrt-probe fill /home/vcap/app/big 64; sleep 60'
+	unset DEW_SPEC_USERNS
+	"${RUN[@]}" create "$T/disk-$mode.json" >/dev/null && "${RUN[@]}" start "disk-$mode" || dew_fail "start disk-$mode"
+	for _ in $(seq 200); do [ -s "$T/state/disk-$mode/stdout.log" ] && break; sleep 0.05; done
+	res=$(cat "$T/state/disk-$mode/stdout.log")
+	dew_assert_eq "$(json_field "$res" errname)" ENOSPC "($mode) writing past the 8 MB disk quota fails with ENOSPC"
+	insp=$("${RUN[@]}" inspect --json "disk-$mode")
+	used=$(json_field "$insp" resources disk used)
+	quota=$(json_field "$insp" resources disk quota)
+	dew_assert_eq "$quota" $((8 * 1024 * 1024)) "($mode) inspect shows the quota"
+	[ "$used" -ge $((7 * 1024 * 1024)) ] && [ "$used" -le "$quota" ] || dew_fail "($mode) inspect shows $used bytes used"
+	dew_ok "($mode) inspect shows the usage next to the quota ($used bytes)"
+	[ ! -e "$T/app-disk-$mode/big" ] || dew_fail "($mode) the write reached the host app dir"
+	dew_ok "($mode) the host app dir is untouched"
+	"${RUN[@]}" delete -f "disk-$mode"
+done
+
 "${RUN[@]}" delete -f neighbour
 dew_pass

@@ -244,7 +244,8 @@ dew__delete_containers() {
 
 # dew_spec FILE ID MEMORY_MB PIDS NETWORK ARGS...: write a container spec for the test rootfs;
 # the probe binary is visible in the container as /probe/dewrt-probe, the app dir is $T/app-ID.
-# With DEW_SPEC_USERNS=1 the container gets a user namespace (ids mapped from host 100000).
+# With DEW_SPEC_USERNS=1 the container gets a user namespace (ids mapped from host 100000);
+# DEW_SPEC_DISK_MB=N sets a disk quota.
 dew_spec() {
 	local file=$1 id=$2 mem=$3 pids=$4 net=$5
 	shift 5
@@ -261,7 +262,8 @@ os.makedirs(app, exist_ok=True)
 os.chown(app, 101000 if userns else 1000, 101000 if userns else 1000)
 spec = {"id": cid, "userns": userns, "rootfs": rootfs, "app_dir": app, "mounts": mounts, "args": sys.argv[9:],
         "env": ["PATH=/usr/bin:/bin", "HOME=/home/vcap/app"], "network": net,
-        "limits": {"memory_mb": int(mem), "pids": int(pids)}}
+        "limits": {"memory_mb": int(mem), "pids": int(pids),
+                   "disk_mb": int(os.environ.get("DEW_SPEC_DISK_MB", "0"))}}
 with open(file, "w") as f:
     json.dump(spec, f)
 PY
