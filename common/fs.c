@@ -6,6 +6,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -206,4 +207,19 @@ int dew_read_file(const char *path, size_t max, char **data, size_t *len, struct
 		return dew_error_set_code(err, EFBIG, "file `%s` is larger than %zu bytes", path, max);
 	size_t hint = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 0;
 	return read_bounded(fd, path, max, hint, data, len, err);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int dew_remove_tree(const char *path, struct dew_error **err)
+{
+	struct stat sb;
+	if (lstat(path, &sb) < 0 && errno == ENOENT)
+		return 0;
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
+		return dew_error_set(err, errno, "remove `%s`", path);
+	return 0;
 }

@@ -30,6 +30,12 @@ int dew_write_file_replace(const char *path, const void *data, size_t len, mode_
 			   struct dew_error **err);
 
 /*
+ * Remove path and everything below it, never following a symlink and never crossing into
+ * another mounted file system. A missing path is fine. Returns 0 or -errno with *err set.
+ */
+int dew_remove_tree(const char *path, struct dew_error **err);
+
+/*
  * Create path and any missing parents with mode (subject to the umask). Directories that
  * already exist are fine; a non-directory in the way is -ENOTDIR with *err naming it.
  */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * What a container's cgroup tells about it: usage and limits (for `dew-run inspect`, the DEA's
- * stats), the pids in it, and an OOM event descriptor (v1: eventfd registered on
- * memory.oom_control; v2: inotify on memory.events) for the shim's loop.
+ * stats), the pids in it, an OOM event descriptor (v1: eventfd registered on
+ * memory.oom_control; v2: inotify on memory.events) for the shim's loop, and the OOM kill count
+ * the shim records at exit, read without libcgroup.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -157,6 +158,25 @@ static int oom_fd_v2(const char *dir, int *fd, struct dew_error **err)
 		return dew_error_set(err, errno, "watch `%s`", events);
 	*fd = steal_fd(&ifd);
 	return 0;
+}
+
+/* The file whose `oom_kill` line counts the group's OOM kills (caller frees). */
+char *dewrt__cgroup_oom_file(const struct dewrt_cgroup *cg)
+{
+	return xasprintf("%s/%s", dewrt__cgroup_dir(cg, DEWRT_CG_MEMORY),
+			 cg->mode == DEWRT_CGROUP_V2 ? "memory.events" : "memory.oom_control");
+}
+
+/* Read the `oom_kill` count from the file dewrt__cgroup_oom_file named, with plain reads only. */
+int dewrt__cgroup_oom_kills(const char *file, uint64_t *out, struct dew_error **err)
+{
+	const char *slash = strrchr(file, '/');
+
+	*out = 0;
+	if (!slash || slash == file || !slash[1])
+		return dew_error_set(err, EINVAL, "read OOM kills: `%s` is not a cgroup file", file);
+	cleanup_free char *dir = xstrndup(file, (size_t)(slash - file));
+	return read_keyed_opt(dir, slash + 1, "oom_kill", out, err);
 }
 
 /*

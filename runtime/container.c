@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * The lifecycle API of libdewrt: create (state dir, cgroup, detached monitor), start (open the
- * exec fifo), wait (inotify on the state dir), kill, delete, stats. Every call works from the
+ * The lifecycle API of libdewrt: create (state dir, detached monitor, cgroup), start (open the
+ * exec fifo), wait (a pidfd of the monitor), kill, delete, stats. Every call works from the
  * state on disk, so any process (dew-run, a restarted DEA) can act on any container.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -81,43 +84,134 @@ static int write_spec(const char *dir, const struct dewrt_spec *spec, struct dew
 	return dew_write_file_replace(path, text, strlen(text), 0644, err);
 }
 
-/* Fork twice so the monitor is nobody's child but init's, then wait for its report. */
-static int spawn_monitor(struct dewrt_monitor_args *m, struct dew_error **err)
+/*
+ * Fork twice so the monitor is nobody's child but init's; *sock is our end of the socket to it
+ * (protocol in monitor.h). Called before the first libcgroup call of a short-lived creator, so
+ * the monitor starts without libcgroup's state.
+ */
+static int spawn_monitor(struct dewrt_monitor_args *m, int *sock, struct dew_error **err)
 {
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return dew_error_set(err, errno, "pipe");
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return dew_error_set(err, errno, "create the monitor's socket");
 	pid_t first = fork();
 	if (first < 0) {
-		close(p[0]);
-		close(p[1]);
-		return dew_error_set(err, errno, "fork the monitor");
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return dew_error_set(err, e, "fork the monitor");
 	}
 	if (first == 0) {
-		close(p[0]);
-		m->report_fd = p[1];
+		close(sv[0]);
+		m->creator_fd = sv[1];
 		if (fork() == 0)
 			dewrt__monitor_main(m);
 		_exit(0);
 	}
-	close(p[1]);
+	close(sv[1]);
 	waitpid(first, NULL, 0);
-	char msg[4096];
-	ssize_t n, len = 0;
-	while (len < (ssize_t)sizeof msg - 1 && (n = read(p[0], msg + len, sizeof msg - 1 - (size_t)len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		len += n;
-	}
-	close(p[0]);
-	msg[len > 0 ? len : 0] = '\0';
-	if (len >= 2 && strncmp(msg, "OK", 2) == 0)
-		return 0;
-	if (len > 1 && msg[0] == 'E')
+	*sock = sv[0];
+	return 0;
+}
+
+/* One message from the monitor, NUL-terminated in buf; 0 once it has closed its end. */
+static ssize_t monitor_recv(int sock, char *buf, size_t size)
+{
+	ssize_t n;
+	do
+		n = recv(sock, buf, size - 1, 0);
+	while (n < 0 && errno == EINTR);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* The monitor's "E<message>", or its going away, as an error. */
+static int monitor_failed(const char *msg, ssize_t n, struct dew_error **err)
+{
+	if (n > 1 && msg[0] == 'E')
 		return dew_error_set(err, 0, "%s", msg + 1);
 	return dew_error_set(err, EPIPE, "the monitor exited before the container was created");
+}
+
+/* Send "C<path>\0<oom file>\0" with the OOM event fd (monitor.h). */
+static int send_cgroup(int sock, const char *path, const char *oom_file, int oom_fd, struct dew_error **err)
+{
+	size_t plen = strlen(path) + 1, flen = strlen(oom_file) + 1;
+	if (plen + flen > 2 * PATH_MAX)
+		return dew_error_set(err, ENAMETOOLONG, "hand the cgroup `%s` to the monitor", path);
+	cleanup_free char *buf = xmalloc(1 + plen + flen);
+	buf[0] = 'C';
+	memcpy(buf + 1, path, plen);
+	memcpy(buf + 1 + plen, oom_file, flen);
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} c;
+	memset(&c, 0, sizeof c);
+	struct iovec iov = { buf, 1 + plen + flen };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b, .msg_controllen = sizeof c.b
+	};
+	struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &oom_fd, sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)iov.iov_len)
+		return dew_error_set(err, n < 0 ? errno : EIO, "hand the cgroup to the monitor");
+	return 0;
+}
+
+/*
+ * The creator's half of the monitor's start-up, once cg exists: let the monitor clone the init,
+ * take the init's pid, move the init into cg and register the OOM event here, then hand the
+ * event fd and the paths to the monitor, which only then lets the init go on. The pid stays
+ * valid meanwhile: the monitor does not reap the init before it has our answer.
+ */
+static int attach_init(int sock, struct dewrt_cgroup *cg, struct dew_error **err)
+{
+	char msg[4096];
+	if (send(sock, "S", 1, MSG_NOSIGNAL) < 0) {
+		/* the monitor failed already: its "E<message>" is read below */
+	}
+	ssize_t n = monitor_recv(sock, msg, sizeof msg);
+	char *end = msg;
+	long pid = n > 1 && msg[0] == 'P' ? strtol(msg + 1, &end, 10) : 0;
+	if (pid <= 0 || pid > INT32_MAX || *end)
+		return monitor_failed(msg, n, err);
+	int r = dewrt__cgroup_attach(cg, (pid_t)pid, err);
+	cleanup_close int oom_fd = -1;
+	if (r == 0)
+		r = dewrt__cgroup_oom_fd(cg, &oom_fd, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *oom_file = dewrt__cgroup_oom_file(cg);
+	return send_cgroup(sock, dewrt__cgroup_path(cg), oom_file, oom_fd, err);
+}
+
+/* Wait for the monitor's report: "OK" once the container is CREATED. */
+static int monitor_wait_ok(int sock, struct dew_error **err)
+{
+	char msg[4096];
+	ssize_t n = monitor_recv(sock, msg, sizeof msg);
+	if (n >= 2 && strncmp(msg, "OK", 2) == 0)
+		return 0;
+	return monitor_failed(msg, n, err);
+}
+
+/* Tell the monitor to give up (it kills and reaps the init) and wait until it has exited. */
+static void monitor_abort(int sock)
+{
+	char msg[4096];
+	if (send(sock, "E", 1, MSG_NOSIGNAL) < 0) {
+		/* gone already: the loop below sees the end at once */
+	}
+	while (monitor_recv(sock, msg, sizeof msg) > 0) {
+	}
 }
 
 int dewrt_create(struct dewrt_context *ctx, const struct dewrt_spec *spec, struct dew_error **err)
@@ -145,17 +239,30 @@ int dewrt_create(struct dewrt_context *ctx, const struct dewrt_spec *spec, struc
 	gid_t host_gid = spec->userns ? spec->userns_base + spec->gid : spec->gid;
 	if (r == 0 && chown(fifo, host_uid, host_gid) < 0)
 		r = dew_error_set(err, errno, "chown `%s`", fifo);
-	if (r == 0)
-		r = dewrt__cgroup_create(NULL, cg_name, &spec->limits, &cg, err);
 	int fifo_fd = r == 0 ? open(fifo, O_PATH | O_CLOEXEC) : -1;
 	if (r == 0 && fifo_fd < 0)
 		r = dew_error_set(err, errno, "open `%s`", fifo);
+	/*
+	 * The monitor first, the cgroup after: the monitor must not inherit libcgroup's state
+	 * (monitor.h). It opens the logs meanwhile and clones the init when attach_init says so.
+	 */
+	int sock = -1;
 	if (r == 0) {
-		struct dewrt_monitor_args m = { ctx, spec, cg, dir, fifo_fd, -1 };
-		r = spawn_monitor(&m, err);
+		struct dewrt_monitor_args m = { ctx, spec, dir, fifo_fd, -1 };
+		r = spawn_monitor(&m, &sock, err);
 	}
 	if (fifo_fd >= 0)
 		close(fifo_fd);
+	if (r == 0)
+		r = dewrt__cgroup_create(NULL, cg_name, &spec->limits, &cg, err);
+	if (r == 0)
+		r = attach_init(sock, cg, err);
+	if (r == 0)
+		r = monitor_wait_ok(sock, err);
+	if (r < 0 && sock >= 0)
+		monitor_abort(sock); /* the init is gone when this returns: the group can go */
+	if (sock >= 0)
+		close(sock);
 	if (r < 0) {
 		struct dew_error *e2 = NULL;
 		if (cg && dewrt__cgroup_remove(cg, &e2) < 0)

@@ -131,6 +131,17 @@ int dewrt__cgroup_attach(struct dewrt_cgroup *cg, pid_t pid, struct dew_error **
  * the group's removal; v2: memory.high/max events), hence the check of oom_kills.
  */
 int dewrt__cgroup_oom_fd(struct dewrt_cgroup *cg, int *fd, struct dew_error **err);
+/*
+ * The path of the file whose `oom_kill` line counts the group's OOM kills (memory.events on v2,
+ * memory.oom_control on v1); the caller frees it. With dewrt__cgroup_oom_kills it lets a process
+ * that never initialises libcgroup (the monitor) read the count.
+ */
+char *dewrt__cgroup_oom_file(const struct dewrt_cgroup *cg);
+/*
+ * Read the `oom_kill` count from file (a dewrt__cgroup_oom_file path) with plain file reads: no
+ * libcgroup, no struct dewrt_cgroup. A file without the line (v1 before Linux 4.13) counts 0.
+ */
+int dewrt__cgroup_oom_kills(const char *file, uint64_t *out, struct dew_error **err);
 /* Usage and limits; unlimited is UINT64_MAX, cpu_weight is on the v2 scale (1..10000) on v1 too. */
 int dewrt__cgroup_stats(struct dewrt_cgroup *cg, struct dewrt_cgroup_stats *out, struct dew_error **err);
 /* Pids in the group (caller frees), for `dew-run ps`. */

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * The monitor ("shim"): one small process per container that owns the container's init. It
- * clones the init into its namespaces, moves it into the cgroup before any app code runs,
- * registers the OOM event, copies stdout/stderr into size-bounded log files, and records the
- * exit status, signal and OOM kills in state.json. It is detached from whoever created the
- * container, so the DEA can restart without killing apps.
+ * clones the init into its namespaces, has the creator move it into the cgroup and register the
+ * OOM event before any app code runs (monitor.h: the monitor itself never touches libcgroup),
+ * copies stdout/stderr into size-bounded log files, and records the exit status, signal and OOM
+ * kills in state.json. It is detached from whoever created the container, so the DEA can restart
+ * without killing apps.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <poll.h>
 #include <sched.h>
@@ -29,6 +31,9 @@
 
 enum {
 	LOG_MAX_BYTES = 8 * 1024 * 1024, /* per stream; the previous file is kept as .1 */
+	/* One read of a log pipe. On the stack, whose pages stay private once written: 16 KiB
+	 * rather than the pipe's 64 KiB keeps a chatty app from adding 48 KiB to its monitor. */
+	PUMP_BYTES = 16 * 1024,
 	DRAIN_MS = 300,
 };
 
@@ -53,7 +58,7 @@ static int sink_open(struct log_sink *s, const char *dir, const char *name, stru
 /* Copy what the pipe holds into the log, rotating at LOG_MAX_BYTES. Returns false at EOF. */
 static bool sink_pump(struct log_sink *s)
 {
-	char buf[65536];
+	char buf[PUMP_BYTES];
 	ssize_t n = read(s->pipe_fd, buf, sizeof buf);
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN;
@@ -126,8 +131,8 @@ static pid_t clone_init(const struct dewrt_monitor_args *m, int sync_child, int 
 		return pid;
 	/*
 	 * The child: stdio, then the two fds the init needs at 3 and 4, and nothing else: every
-	 * other descriptor of the monitor (the creator's report pipe, log files) is closed, so no
-	 * host fd reaches the app and the creator sees its pipe close when the monitor reports.
+	 * other descriptor of the monitor (the socket to the creator, log files) is closed, so no
+	 * host fd reaches the app and the creator sees the socket close when the monitor exits.
 	 */
 	sigset_t none;
 	sigemptyset(&none);
@@ -148,6 +153,7 @@ struct monitor {
 	const struct dewrt_monitor_args *m;
 	struct dewrt_state st;
 	struct log_sink out, err;
+	char *oom_file; /* where the group counts its OOM kills (dewrt__cgroup_oom_file) */
 	int sync_fd, oom_fd, sig_fd;
 	pid_t init;
 };
@@ -155,21 +161,22 @@ struct monitor {
 /* The init exited: record how, drain the logs, write the final state. */
 static void finish(struct monitor *mo, int status)
 {
-	struct dewrt_cgroup_stats cs = { 0 };
 	struct dew_error *err = NULL;
+	uint64_t oom_kills = 0;
 
-	if (dewrt__cgroup_stats(mo->m->cg, &cs, &err) < 0)
+	/* A plain read of one file: this process never initialises libcgroup (monitor.h). */
+	if (dewrt__cgroup_oom_kills(mo->oom_file, &oom_kills, &err) < 0)
 		dew_error_clear(&err);
 	mo->st.status = DEWRT_STOPPED;
 	mo->st.finished_ms = dewrt__now_ms();
-	mo->st.oom_kills = cs.oom_kills;
+	mo->st.oom_kills = oom_kills;
 	if (WIFEXITED(status)) {
 		mo->st.exit_code = WEXITSTATUS(status);
 	} else if (WIFSIGNALED(status)) {
 		mo->st.exit_signal = WTERMSIG(status);
 		mo->st.exit_code = 128 + WTERMSIG(status);
 		/* SIGKILL while the group counted an OOM kill: the OOM killer ended it. */
-		mo->st.oom_killed = WTERMSIG(status) == SIGKILL && cs.oom_kills > 0;
+		mo->st.oom_killed = WTERMSIG(status) == SIGKILL && oom_kills > 0;
 	}
 	/* The rest of the pid namespace died with its init; give the pipes a moment to drain. */
 	struct pollfd p[2] = { { mo->out.pipe_fd, POLLIN, 0 }, { mo->err.pipe_fd, POLLIN, 0 } };
@@ -253,6 +260,59 @@ static void detach(void)
 	prctl(PR_SET_NAME, "dew-monitor", 0, 0, 0);
 }
 
+/* Wait for the creator's "S": the cgroup exists, the init may be cloned (monitor.h). */
+static int wait_creator(int fd, struct dew_error **err)
+{
+	char c;
+	ssize_t n;
+	do
+		n = recv(fd, &c, 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n != 1 || c != 'S')
+		return dew_error_set(err, ECANCELED, "the creator gave up on the container");
+	return 0;
+}
+
+/*
+ * Send the init's pid to the creator, which moves the init into the cgroup and registers the OOM
+ * event, and take back the event fd and the paths ("C" in monitor.h). Anything else is the
+ * creator giving up.
+ */
+static int join_cgroup(struct monitor *mo, struct dew_error **err)
+{
+	int fd = mo->m->creator_fd;
+	char buf[2 * PATH_MAX + 8], pid[24];
+	int n = snprintf(pid, sizeof pid, "P%d", (int)mo->init);
+
+	if (send(fd, pid, (size_t)n, MSG_NOSIGNAL) != n)
+		return dew_error_set(err, errno, "send the init's pid to the creator");
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct iovec iov = { buf, sizeof buf - 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b, .msg_controllen = sizeof c.b
+	};
+	ssize_t len;
+	do
+		len = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	while (len < 0 && errno == EINTR);
+	struct cmsghdr *h = len > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+	    h->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&mo->oom_fd, CMSG_DATA(h), sizeof(int));
+	if (len < 3 || buf[0] != 'C' || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || mo->oom_fd < 0 ||
+	    buf[len - 1] != '\0')
+		return dew_error_set(err, ECANCELED, "the creator did not hand over the container's cgroup");
+	const char *path = buf + 1, *oom_file = path + strlen(path) + 1;
+	if (oom_file >= buf + len || !*path || !*oom_file)
+		return dew_error_set(err, EPROTO, "the creator's cgroup message is malformed");
+	mo->st.cgroup = xstrdup(path);
+	mo->oom_file = xstrdup(oom_file);
+	return 0;
+}
+
 static int start_init(struct monitor *mo, struct dew_error **err)
 {
 	const struct dewrt_monitor_args *m = mo->m;
@@ -261,6 +321,8 @@ static int start_init(struct monitor *mo, struct dew_error **err)
 
 	if (sink_open(&mo->out, log_dir, "stdout.log", err) < 0 || sink_open(&mo->err, log_dir, "stderr.log", err) < 0)
 		return -EIO;
+	if (wait_creator(m->creator_fd, err) < 0)
+		return -ECANCELED;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(errp, O_CLOEXEC) < 0)
 		return dew_error_set(err, errno, "create the monitor's pipes");
@@ -274,10 +336,10 @@ static int start_init(struct monitor *mo, struct dew_error **err)
 	mo->out.pipe_fd = out[0];
 	mo->err.pipe_fd = errp[0];
 	int r = m->spec->userns ? write_id_maps(mo->init, m->spec->userns_base, err) : 0;
+	/* The init waits for 'G', which it gets only once it is in the group and the OOM event is
+	 * registered: nothing of the container runs before either. */
 	if (r == 0)
-		r = dewrt__cgroup_attach(m->cg, mo->init, err);
-	if (r == 0)
-		r = dewrt__cgroup_oom_fd(m->cg, &mo->oom_fd, err);
+		r = join_cgroup(mo, err);
 	if (r < 0) {
 		kill(mo->init, SIGKILL);
 		waitpid(mo->init, NULL, 0);
@@ -304,21 +366,28 @@ void dewrt__monitor_main(const struct dewrt_monitor_args *m)
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	mo.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
-	mo.st = (struct dewrt_state){ .id = m->spec->id, .dir = m->dir, .exit_code = -1,
-				      .cgroup = (char *)dewrt__cgroup_path(m->cg), .created_ms = dewrt__now_ms() };
+	mo.st = (struct dewrt_state){
+		.id = m->spec->id, .dir = m->dir, .exit_code = -1, .created_ms = dewrt__now_ms()
+	};
 	mo.st.monitor_pid = getpid();
 	if (mo.sig_fd < 0 || start_init(&mo, &err) < 0) {
-		dewrt__report(m->report_fd, err ? dew_error_msg(err) : "signalfd failed");
+		dewrt__report(m->creator_fd, err ? dew_error_msg(err) : "signalfd failed");
 		_exit(1);
 	}
+	/* The init has its own copy of the seccomp program: ours would only hold heap pages. */
+	dewrt__seccomp_free(m->ctx->seccomp);
+	m->ctx->seccomp = NULL;
 	mo.st.init_pid = mo.init;
 	mo.st.status = DEWRT_CREATED;
 	if (dewrt__state_write(&mo.st, &err) < 0) {
 		kill(mo.init, SIGKILL);
-		dewrt__report(m->report_fd, dew_error_msg(err));
+		waitpid(mo.init, NULL, 0);
+		dewrt__report(m->creator_fd, dew_error_msg(err));
 		_exit(1);
 	}
-	dewrt__report(m->report_fd, NULL);
+	dewrt__report(m->creator_fd, NULL);
+	/* Again, now that the set-up's allocations are freed: the idle monitor keeps only its own. */
+	malloc_trim(0);
 	loop(&mo);
 	_exit(0);
 }
@@ -327,7 +396,8 @@ void dewrt__report(int fd, const char *error)
 {
 	char msg[4096];
 	int n = error ? snprintf(msg, sizeof msg, "E%s", error) : snprintf(msg, sizeof msg, "OK");
-	if (n > 0 && write(fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0) {
+	/* MSG_NOSIGNAL: a creator that is gone must not take the monitor with it (SIGPIPE). */
+	if (n > 0 && send(fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1, MSG_NOSIGNAL) < 0) {
 		/* the creator is gone */
 	}
 	close(fd);

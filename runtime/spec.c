@@ -277,7 +277,8 @@ json_t *dewrt__spec_json(const struct dewrt_spec *spec)
 			      spec->rootfs, "mounts", mounts, "args", strv_json(spec->args), "env", strv_json(spec->env),
 			      "cwd", spec->cwd, "user", "uid", (int)spec->uid, "gid", (int)spec->gid, "hostname",
 			      spec->hostname, "network", net, "userns", spec->userns);
-	json_object_set_new(o, "userns_base", json_integer((json_int_t)spec->userns_base));
+	if (spec->userns)
+		json_object_set_new(o, "userns_base", json_integer((json_int_t)spec->userns_base));
 	json_object_set_new(o, "limits",
 			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "memory_mb", (json_int_t)spec->limits.memory_mb,
 				      "disk_mb", (json_int_t)spec->limits.disk_mb, "pids", (json_int_t)spec->limits.pids,
