@@ -22,6 +22,7 @@ echo "quickstart: built dew in $builddir"
 components=(
 	"bus/dew-bus:built-in message bus"
 	"runtime/dew-run:container runtime"
+	"stacks/dew-stage:staging executor"
 	"dea/dew-dea:droplet execution agent"
 	"controller/dew-controller:controller (REST API)"
 	"router/dew-router:HTTP router"
