@@ -64,6 +64,8 @@ struct dewrt_spec {
 int dewrt_spec_parse(const char *json, size_t len, struct dewrt_spec **out, struct dew_error **err);
 int dewrt_spec_load(const char *path, struct dewrt_spec **out, struct dew_error **err);
 void dewrt_spec_free(struct dewrt_spec *spec);
+/* Free an array of n mounts and their strings. */
+void dewrt_mounts_free(struct dewrt_mount *mounts, size_t n);
 
 /* ---- a runtime context: where state lives, how to log ---------------------------------- */
 

@@ -235,6 +235,15 @@ int dewrt_spec_load(const char *path, struct dewrt_spec **out, struct dew_error 
 	return r < 0 ? dew_error_prefix(err, "%s", path) : 0;
 }
 
+void dewrt_mounts_free(struct dewrt_mount *mounts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(mounts[i].source);
+		free(mounts[i].target);
+	}
+	free(mounts);
+}
+
 void dewrt_spec_free(struct dewrt_spec *spec)
 {
 	if (!spec)
@@ -242,11 +251,7 @@ void dewrt_spec_free(struct dewrt_spec *spec)
 	free(spec->id);
 	free(spec->rootfs);
 	free(spec->app_dir);
-	for (size_t i = 0; i < spec->n_mounts; i++) {
-		free(spec->mounts[i].source);
-		free(spec->mounts[i].target);
-	}
-	free(spec->mounts);
+	dewrt_mounts_free(spec->mounts, spec->n_mounts);
 	dew_strv_free(spec->args);
 	dew_strv_free(spec->env);
 	free(spec->cwd);

@@ -287,11 +287,7 @@ void dew_stack_free(struct dew_stack *stack)
 	free(stack->name);
 	free(stack->description);
 	free(stack->rootfs);
-	for (size_t i = 0; i < stack->n_mounts; i++) {
-		free(stack->mounts[i].source);
-		free(stack->mounts[i].target);
-	}
-	free(stack->mounts);
+	dewrt_mounts_free(stack->mounts, stack->n_mounts);
 	dew_strv_free(stack->runtimes);
 	free(stack);
 }
