@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,11 +71,6 @@ static int stop_forcibly(struct dewrt_context *ctx, struct dewrt_state *st, stru
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 int dewrt_delete(struct dewrt_context *ctx, const char *id, bool force, struct dew_error **err)
 {
 	struct dewrt_state *st = NULL;
@@ -100,8 +94,8 @@ int dewrt_delete(struct dewrt_context *ctx, const char *id, bool force, struct d
 			r = dewrt__cgroup_remove(cg, err);
 		dewrt__cgroup_free(cg);
 	}
-	if (r == 0 && nftw(st->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-		r = dew_error_set(err, errno, "remove `%s`", st->dir);
+	if (r == 0)
+		r = dew_remove_tree(st->dir, err);
 	dewrt_state_free(st);
 	return r < 0 ? dew_error_prefix(err, "delete container `%s`", id) : 0;
 }

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -61,17 +60,6 @@ void dewrt_context_close(struct dewrt_context *ctx)
 	dewrt__seccomp_free(ctx->seccomp);
 	free(ctx->state_root);
 	memset(ctx, 0, sizeof *ctx);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Remove a state directory (no symlinks followed: FTW_PHYS). */
-static void remove_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 static int write_spec(const char *dir, const struct dewrt_spec *spec, struct dew_error **err)
@@ -267,7 +255,7 @@ int dewrt_create(struct dewrt_context *ctx, const struct dewrt_spec *spec, struc
 		struct dew_error *e2 = NULL;
 		if (cg && dewrt__cgroup_remove(cg, &e2) < 0)
 			dew_error_free(e2);
-		remove_tree(dir);
+		dew_remove_tree(dir, NULL);
 	}
 	dewrt__cgroup_free(cg);
 	return r < 0 ? dew_error_prefix(err, "create container `%s`", spec->id) : 0;

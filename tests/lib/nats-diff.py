@@ -100,16 +100,23 @@ def read_until_quiet(sock, quiet):
         data += chunk
 
 
+def read_info_line(sock):
+    """Read the server's INFO line byte-wise, so nothing after it is buffered behind our back."""
+    line = b""
+    while not line.endswith(b"\r\n"):
+        b = sock.recv(1)
+        if not b:
+            return None
+        line += b
+    return line
+
+
 def run_case_raw(server, chunks, wait):
     """Like run_case but reads the INFO line byte-wise so nothing is buffered behind our back."""
     sock = socket.create_connection(addr(server), timeout=5)
     try:
-        line = b""
-        while not line.endswith(b"\r\n"):
-            b = sock.recv(1)
-            if not b:
-                return b"closed before INFO", True
-            line += b
+        if not read_info_line(sock):
+            return b"closed before INFO", True
         for c in chunks:
             if c:
                 sock.sendall(c)
@@ -131,12 +138,8 @@ def run_ping_case(server, sent, mode, listen):
     an "answer" client then checks it is still served with a PING of its own."""
     sock = socket.create_connection(addr(server), timeout=5)
     try:
-        line = b""
-        while not line.endswith(b"\r\n"):
-            b = sock.recv(1)
-            if not b:
-                return b"closed before INFO", True
-            line += b
+        if not read_info_line(sock):
+            return b"closed before INFO", True
         if sent:
             sock.sendall(sent)
         data, answered = b"", 0
@@ -209,9 +212,7 @@ def ping_caseset(dew, nats):
 
 def info_keys(server):
     sock = socket.create_connection(addr(server), timeout=5)
-    line = b""
-    while not line.endswith(b"\r\n"):
-        line += sock.recv(1)
+    line = read_info_line(sock) or b"INFO {}\r\n"
     sock.close()
     import json
     return line, json.loads(line[5:].strip())
