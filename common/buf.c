@@ -37,6 +37,8 @@ void dew_buf_reserve(struct dew_buf *b, size_t n)
 	}
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
+	/* A buffer is always a string, even one that only reserved room so far. */
+	b->data[b->len] = '\0';
 }
 
 void dew_buf_append(struct dew_buf *b, const void *data, size_t n)

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * The droplet cache: <dir>/<sha256> files, downloaded with libcurl into <dir>/.tmp-<sha>-<random>
+ * The droplet cache: <dir>/<sha256> files, downloaded (fetch.c) into <dir>/.tmp-<sha>-<random>
  * while hashing, then fsynced and renamed into place only when the hash matches. An in-memory
  * index (a list in least-recently-used order, one mutex) holds sizes and reference counts;
  * eviction removes unreferenced entries from the cold end until the cache fits.
  */
 #include "droplet-cache.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,14 +20,13 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "fetch.h"
 #include "fs.h"
 #include "log.h"
 #include "random.h"
 #include "sha256.h"
 
 enum {
-	DROPLET_CACHE_CONNECT_TIMEOUT_MS = 30000,
-	DROPLET_CACHE_MAX_REDIRS = 5,
 	DROPLET_CACHE_MAX_ADOPT = 100000, /* entries adopted from disk on open, at most */
 };
 /* No droplet is bigger than this: refused from Content-Length and again while streaming. */
@@ -59,24 +57,6 @@ struct droplet_cache {
 	struct droplet_entry *head, *tail; /* most and least recently used */
 	struct droplet_cache_stats stats;  /* bytes and entries count READY entries only */
 };
-
-/* The state of one transfer, handed to the write callback. */
-struct droplet_download {
-	int fd;
-	const char *tmp;
-	struct dew_sha256 hash;
-	uint64_t size;
-	int write_errno; /* set when writing the temporary file failed */
-	bool too_big;
-};
-
-static pthread_once_t droplet_cache_curl_once = PTHREAD_ONCE_INIT;
-
-static void droplet_cache_curl_init(void)
-{
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		abort(); /* only fails on out-of-memory */
-}
 
 static void droplet_entry_free(struct droplet_entry *e)
 {
@@ -229,7 +209,7 @@ int droplet_cache_open(const char *dir, uint64_t max_bytes, struct droplet_cache
 	struct droplet_cache *c;
 	int r;
 
-	pthread_once(&droplet_cache_curl_once, droplet_cache_curl_init);
+	fetch_init();
 	r = dew_mkdir_p(dir, 0755, err);
 	if (r < 0)
 		return dew_error_prefix(err, "open droplet cache");
@@ -268,95 +248,6 @@ void droplet_cache_close(struct droplet_cache *c)
 	free(c);
 }
 
-static size_t droplet_cache_write_cb(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct droplet_download *dl = userdata;
-	size_t len = size * nmemb, off = 0;
-
-	if (len > droplet_cache_max_droplet - dl->size) {
-		dl->too_big = true;
-		return 0; /* a short count makes curl fail with CURLE_WRITE_ERROR */
-	}
-	while (off < len) {
-		ssize_t k = write(dl->fd, data + off, len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			dl->write_errno = errno;
-			return 0;
-		}
-		off += (size_t)k;
-	}
-	dew_sha256_update(&dl->hash, data, len);
-	dl->size += len;
-	return len;
-}
-
-/* Turn a failed transfer into an error message naming what the user can act on. */
-static int droplet_cache_curl_error(CURL *curl, CURLcode rc, struct droplet_download *dl, uint64_t timeout_ms,
-				    const char *errbuf, struct dew_error **err)
-{
-	long status = 0;
-
-	switch (rc) {
-	case CURLE_HTTP_RETURNED_ERROR:
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-		return dew_error_set_code(err, EIO, "HTTP %ld", status);
-	case CURLE_OPERATION_TIMEDOUT:
-		return dew_error_set_code(err, ETIMEDOUT, "timed out after %" PRIu64 " ms", timeout_ms);
-	case CURLE_FILESIZE_EXCEEDED: /* from Content-Length; too_big is the same while streaming */
-		dl->too_big = true;
-		break;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		return dew_error_set_code(err, EPROTONOSUPPORT, "protocol refused (only http and https): %s",
-					  *errbuf ? errbuf : curl_easy_strerror(rc));
-	default:
-		break;
-	}
-	if (dl->too_big)
-		return dew_error_set_code(err, EFBIG, "larger than %" PRIu64 " bytes",
-					  droplet_cache_max_droplet);
-	if (dl->write_errno)
-		return dew_error_set(err, dl->write_errno, "write `%s`", dl->tmp);
-	return dew_error_set_code(err, EIO, "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
-}
-
-/* Stream uri into dl (the temporary file and the hash). Returns 0 or -errno with *err set. */
-static int droplet_cache_transfer(const char *uri, uint64_t timeout_ms, struct droplet_download *dl,
-				  struct dew_error **err)
-{
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *curl = curl_easy_init();
-	CURLcode rc;
-	int r = 0;
-
-	if (!curl)
-		return dew_error_set_code(err, ENOMEM, "cannot create a curl handle");
-	curl_easy_setopt(curl, CURLOPT_URL, uri);
-	/* A droplet URI comes from a bus message: never let it read local files or speak other protocols. */
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, (long)DROPLET_CACHE_MAX_REDIRS);
-	curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for resolver timeouts */
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)(timeout_ms && timeout_ms < DROPLET_CACHE_CONNECT_TIMEOUT_MS
-					? timeout_ms
-					: DROPLET_CACHE_CONNECT_TIMEOUT_MS));
-	curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)droplet_cache_max_droplet);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, droplet_cache_write_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, dl);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "dew-dea");
-	rc = curl_easy_perform(curl);
-	if (rc != CURLE_OK)
-		r = droplet_cache_curl_error(curl, rc, dl, timeout_ms, errbuf, err);
-	curl_easy_cleanup(curl);
-	return r;
-}
-
 /*
  * Download uri to <dir>/<sha> through a temporary file, checking the hash; *size gets the
  * droplet's size. Runs without the lock. On failure nothing is left in dir.
@@ -367,38 +258,32 @@ static int droplet_cache_fetch(struct droplet_cache *c, const char *sha, const c
 	char rnd[17], got[DEW_SHA256_HEX_LEN + 1];
 	cleanup_free char *tmp = NULL;
 	cleanup_free char *path = xasprintf("%s/%s", c->dir, sha);
-	struct droplet_download dl = { .fd = -1 };
-	int r;
+	uint64_t n = 0;
+	int fd, r;
 
 	if (strncasecmp(uri, "http://", 7) != 0 && strncasecmp(uri, "https://", 8) != 0)
 		return dew_error_set_code(err, EPROTONOSUPPORT, "only http and https URIs are allowed");
 	dew_random_hex(rnd, 8);
 	tmp = xasprintf("%s/.tmp-%s-%s", c->dir, sha, rnd);
-	dl.tmp = tmp;
-	dl.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (dl.fd < 0)
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
 		return dew_error_set(err, errno, "create `%s`", tmp);
-	dew_sha256_init(&dl.hash);
-	r = droplet_cache_transfer(uri, timeout_ms, &dl, err);
-	if (r == 0) {
-		dew_sha256_final(&dl.hash, got);
-		if (strcmp(got, sha) != 0)
-			r = dew_error_set_code(err, EBADMSG, "SHA-256 mismatch (got %s)", got);
-	}
+	r = fetch_to_fd(uri, fd, tmp, droplet_cache_max_droplet, timeout_ms, got, &n, err);
+	if (r == 0 && strcmp(got, sha) != 0)
+		r = dew_error_set_code(err, EBADMSG, "SHA-256 mismatch (got %s)", got);
 	/* fsync before rename: entries adopted on restart are trusted without re-hashing. */
-	if (r == 0 && fchmod(dl.fd, 0644) < 0)
+	if (r == 0 && fchmod(fd, 0644) < 0)
 		r = dew_error_set(err, errno, "chmod `%s`", tmp);
-	if (r == 0 && fsync(dl.fd) < 0)
+	if (r == 0 && fsync(fd) < 0)
 		r = dew_error_set(err, errno, "fsync `%s`", tmp);
-	dew_sha256_close(&dl.hash);
-	close(dl.fd);
+	close(fd);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = dew_error_set(err, errno, "rename `%s` to `%s`", tmp, path);
 	if (r < 0) {
 		unlink(tmp);
 		return r;
 	}
-	*size = dl.size;
+	*size = n;
 	return 0;
 }
 

@@ -24,7 +24,8 @@ struct droplet_cache_stats {
  * leftover .tmp-* files of interrupted downloads are removed; other files are left alone. The
  * adopted entries are ordered by mtime and evicted down to max_bytes. Returns 0 or -errno.
  */
-int droplet_cache_open(const char *dir, uint64_t max_bytes, struct droplet_cache **out, struct dew_error **err);
+int droplet_cache_open(const char *dir, uint64_t max_bytes, struct droplet_cache **out,
+		       struct dew_error **err);
 /* Free c (NULL is fine); no get may be in progress. The cached files stay on disk. */
 void droplet_cache_close(struct droplet_cache *c);
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * dea.heartbeat (DESIGN.md section 5.1): the DEA's instance states for the health manager,
- * every heartbeat_interval and at once when healthmanager.start says the health manager has
- * (re)started. No instances run yet, so the list of droplets is empty — and truthfully so.
+ * dea.heartbeat (DESIGN.md section 5.1): every instance this DEA holds and its state, for the
+ * health manager: every heartbeat_interval, on each state change, and at once when
+ * healthmanager.start says the health manager has (re)started.
  */
 #include <string.h>
 
@@ -13,12 +13,15 @@ void heartbeat_publish(struct dea *dea)
 {
 	if (!dea->bus_connected)
 		return;
-	json_auto_t *m = json_pack("{s:s, s:[]}", "dea", dea->id, "droplets");
+	json_t *droplets = json_array();
+	for (struct instance *i = dea->instances; i; i = i->next)
+		json_array_append_new(droplets, instance_heartbeat_json(i));
+	json_auto_t *m = json_pack("{s:s, s:o}", "dea", dea->id, "droplets", droplets);
 	int r = dew_bus_publish_json(dea->bus, "dea.heartbeat", NULL, m);
 	if (r < 0)
 		dew_warn("publish dea.heartbeat: %s", strerror(-r));
 	else
-		dea->heartbeats++;
+		dea->n.heartbeats++;
 }
 
 void heartbeat_on_hm_start(struct dea *dea, const struct dew_bus_msg *msg, const json_t *body)

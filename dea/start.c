@@ -110,6 +110,12 @@ bad:
 	return dew_error_set(err, 0, "field `uris[%zu]` must be a hostname with an optional /path", i);
 }
 
+/* Check and lowercase a route (see start.h). */
+int start_route_check(char *route, size_t i, struct dew_error **err)
+{
+	return check_route(route, i, err);
+}
+
 static bool env_name_ok(const char *name)
 {
 	if (!((*name >= 'A' && *name <= 'Z') || (*name >= 'a' && *name <= 'z') || *name == '_'))
@@ -438,7 +444,7 @@ char **start_env(const struct start_msg *m, const struct start_ctx *c)
 
 	while (m->env && m->env[n_user])
 		n_user++;
-	char **env = xcalloc(n_user + 10, sizeof *env);
+	char **env = xcalloc(n_user + 11, sizeof *env);
 	env[n++] = xstrdup("HOME=/home/vcap/app");
 	env[n++] = xasprintf("PORT=%d", c->port);
 	env[n++] = xasprintf("VCAP_APP_PORT=%d", c->port);
@@ -458,6 +464,8 @@ char **start_env(const struct start_msg *m, const struct start_ctx *c)
 		env[n++] = xstrdup("TMPDIR=/tmp");
 	if (!env_has(m->env, "LANG"))
 		env[n++] = xstrdup("LANG=C.UTF-8");
+	if (!env_has(m->env, "PATH"))
+		env[n++] = xstrdup("PATH=" START_PATH);
 	for (size_t i = 0; i < n_user; i++)
 		if (!env_reserved(m->env[i]))
 			env[n++] = xstrdup(m->env[i]);

@@ -79,8 +79,8 @@ int dewrt_delete(struct dewrt_context *ctx, const char *id, bool force, struct d
 		return r;
 	bool live = st->status != DEWRT_STOPPED && st->monitor_pid > 0 && kill(st->monitor_pid, 0) == 0;
 	if (live && !force) {
-		r = dew_error_set(err, EBUSY, "container `%s` is %s: stop it first or delete with --force", id,
-				  dewrt_status_name(st->status));
+		r = dew_error_set(err, EBUSY, "container `%s` is %s: stop it first or delete with --force",
+				  id, dewrt_status_name(st->status));
 		dewrt_state_free(st);
 		return r;
 	}
@@ -116,7 +116,8 @@ static uint64_t dir_usage(int dfd, int depth)
 			continue;
 		total += (uint64_t)sb.st_blocks * 512;
 		if (S_ISDIR(sb.st_mode) && depth < 64) {
-			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub =
+				openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0)
 				total += dir_usage(sub, depth + 1);
 		}
@@ -143,7 +144,8 @@ static uint64_t disk_used(const struct dewrt_state *st)
 	return dfd >= 0 ? dir_usage(dfd, 0) : 0;
 }
 
-int dewrt_stats(struct dewrt_context *ctx, const char *id, struct dewrt_stats *out, struct dew_error **err)
+static int stats(struct dewrt_context *ctx, const char *id, bool with_disk, struct dewrt_stats *out,
+		 struct dew_error **err)
 {
 	struct dewrt_state *st = NULL;
 	struct dewrt_cgroup *cg = NULL;
@@ -166,8 +168,20 @@ int dewrt_stats(struct dewrt_context *ctx, const char *id, struct dewrt_stats *o
 		out->cpu_weight = cs.cpu_weight;
 		out->cpu_usage_ns = cs.cpu_usage_ns;
 		out->disk_quota = st->spec->limits.disk_mb * 1024 * 1024;
-		out->disk_used = disk_used(st);
+		if (with_disk)
+			out->disk_used = disk_used(st);
 	}
 	dewrt_state_free(st);
 	return r;
+}
+
+int dewrt_stats(struct dewrt_context *ctx, const char *id, struct dewrt_stats *out, struct dew_error **err)
+{
+	return stats(ctx, id, true, out, err);
+}
+
+int dewrt_stats_cgroup(struct dewrt_context *ctx, const char *id, struct dewrt_stats *out,
+		       struct dew_error **err)
+{
+	return stats(ctx, id, false, out, err);
 }

@@ -22,42 +22,42 @@
 enum { DEWRT_USERNS_SIZE = 65536 }; /* ids mapped into a user-namespace container */
 
 enum dewrt_net_mode {
-	DEWRT_NET_NONE,   /* loopback only */
-	DEWRT_NET_HOST,   /* the node's network (development) */
+	DEWRT_NET_NONE,	  /* loopback only */
+	DEWRT_NET_HOST,	  /* the node's network (development) */
 	DEWRT_NET_BRIDGE, /* veth + NAT (a later issue) */
 };
 
 struct dewrt_limits {
 	uint64_t memory_mb;  /* hard limit, swap off; 0 = none */
 	uint64_t disk_mb;    /* quota of the writable area; 0 = none */
-	uint64_t pids;       /* 0 = none */
+	uint64_t pids;	     /* 0 = none */
 	uint64_t nofile;     /* RLIMIT_NOFILE; 0 = 1024 */
 	uint64_t cpu_weight; /* 1..10000 (cgroup v2 scale); 0 = derived from memory_mb */
 };
 
 struct dewrt_mount {
-	char *source;  /* host path */
-	char *target;  /* path inside the container */
+	char *source; /* host path */
+	char *target; /* path inside the container */
 	bool readonly;
 };
 
 struct dewrt_spec {
-	char *id;          /* [A-Za-z0-9_.-]{1,64} */
-	char *rootfs;      /* stack root directory (mounted read-only) */
-	char *app_dir;     /* host dir mounted writable at /home/vcap/app (may be NULL) */
+	char *id;		    /* [A-Za-z0-9_.-]{1,64} */
+	char *rootfs;		    /* stack root directory (mounted read-only) */
+	char *app_dir;		    /* host dir mounted writable at /home/vcap/app (may be NULL) */
 	struct dewrt_mount *mounts; /* extra bind mounts */
 	size_t n_mounts;
-	char **args;       /* NULL-terminated; args[0] resolved in the container's PATH */
-	char **env;        /* NULL-terminated "K=V" */
-	char *cwd;         /* default /home/vcap/app */
-	uid_t uid;         /* inside the container; default 1000 (vcap) */
+	char **args; /* NULL-terminated; args[0] resolved in the container's PATH */
+	char **env;  /* NULL-terminated "K=V" */
+	char *cwd;   /* default /home/vcap/app */
+	uid_t uid;   /* inside the container; default 1000 (vcap) */
 	gid_t gid;
-	char *hostname;    /* default: the id */
+	char *hostname; /* default: the id */
 	enum dewrt_net_mode net;
 	struct dewrt_limits limits;
-	bool userns;       /* map container ids 0..65535 to host ids userns_base.. (app dir: chown to base+uid) */
+	bool userns; /* map container ids 0..65535 to host ids userns_base.. (app dir: chown to base+uid) */
 	uid_t userns_base; /* first host id of that range (default 100000) */
-	char *log_dir;     /* where the monitor writes stdout.log / stderr.log (default: state dir) */
+	char *log_dir;	   /* where the monitor writes stdout.log / stderr.log (default: state dir) */
 };
 
 /* Parse and validate a spec (JSON). Errors name the field ("field `limits.memory_mb` …"). */
@@ -96,16 +96,16 @@ enum dewrt_status {
 struct dewrt_state {
 	char *id;
 	enum dewrt_status status;
-	pid_t init_pid;     /* on the host */
-	pid_t monitor_pid;  /* the shim */
+	pid_t init_pid;				     /* on the host */
+	pid_t monitor_pid;			     /* the shim */
 	int64_t created_ms, started_ms, finished_ms; /* Unix time in ms; 0 = not yet */
-	int exit_code;      /* -1 until stopped; 128+signal when killed by one */
-	int exit_signal;    /* 0 unless killed by a signal */
-	bool oom_killed;    /* the OOM killer ended the container */
-	uint64_t oom_kills; /* kills counted in the cgroup */
-	char *error;        /* why the app could not be started (exec failure), or NULL */
-	char *cgroup;       /* cgroup path */
-	char *dir;          /* the state directory */
+	int exit_code;				     /* -1 until stopped; 128+signal when killed by one */
+	int exit_signal;			     /* 0 unless killed by a signal */
+	bool oom_killed;			     /* the OOM killer ended the container */
+	uint64_t oom_kills;			     /* kills counted in the cgroup */
+	char *error;  /* why the app could not be started (exec failure), or NULL */
+	char *cgroup; /* cgroup path */
+	char *dir;    /* the state directory */
 	struct dewrt_spec *spec;
 };
 
@@ -136,7 +136,8 @@ int dewrt_exec(struct dewrt_context *ctx, const char *id, char *const *args, cha
 /* Remove a stopped container (force: kill it first). Removes the cgroup and the state. */
 int dewrt_delete(struct dewrt_context *ctx, const char *id, bool force, struct dew_error **err);
 
-int dewrt_state_read(struct dewrt_context *ctx, const char *id, struct dewrt_state **out, struct dew_error **err);
+int dewrt_state_read(struct dewrt_context *ctx, const char *id, struct dewrt_state **out,
+		     struct dew_error **err);
 void dewrt_state_free(struct dewrt_state *st);
 /* Ids of every container in the state root (NULL-terminated, free with dew_strv_free). */
 int dewrt_list(struct dewrt_context *ctx, char ***ids, struct dew_error **err);
@@ -149,13 +150,16 @@ struct dewrt_stats {
 	uint64_t disk_used, disk_quota;
 };
 int dewrt_stats(struct dewrt_context *ctx, const char *id, struct dewrt_stats *out, struct dew_error **err);
+/* The same without disk_used, which may walk the app directory: cheap enough for every scrape. */
+int dewrt_stats_cgroup(struct dewrt_context *ctx, const char *id, struct dewrt_stats *out,
+		       struct dew_error **err);
 
 /* ---- extraction of droplets and app packages -------------------------------------------- */
 
 struct dewrt_extract_limits {
-	uint64_t max_entries;   /* [100000] */
-	uint64_t max_bytes;     /* total uncompressed [4 GiB] */
-	uint64_t max_ratio;     /* uncompressed / compressed [200] */
+	uint64_t max_entries; /* [100000] */
+	uint64_t max_bytes;   /* total uncompressed [4 GiB] */
+	uint64_t max_ratio;   /* uncompressed / compressed [200] */
 };
 
 /*

@@ -23,7 +23,7 @@ components=(
 	"bus/dew-bus:built-in message bus"
 	"runtime/dew-run:container runtime"
 	"stacks/dew-stage:staging executor"
-	"dea/dew-dea:droplet execution agent (bus presence only so far)"
+	"dea/dew-dea:droplet execution agent"
 	"controller/dew-controller:controller (REST API)"
 	"router/dew-router:HTTP router"
 	"healthd/dew-healthd:health manager"

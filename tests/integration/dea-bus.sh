@@ -7,125 +7,37 @@
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 dew_test_init dea-bus 120
+export PYTHONDONTWRITEBYTECODE=1 # natsclient.py is imported from the source tree
 
 DEA=$top_builddir/dea/dew-dea
 [ -x "$DEA" ] || dew_fail "dew-dea not built at $DEA"
 command -v python3 >/dev/null || dew_skip "python3 is not installed"
 
+# A stacks directory as an installation has it (the DEA loads the stacks it offers at start).
+STACKS=$T/stacks
+mkdir -p "$STACKS"
+ln -s "$top_builddir/stacks/host" "$STACKS/host"
+[ -f "$STACKS/host/stack.json" ] || dew_fail "the host stack is not built ($top_builddir/stacks/host)"
+# Every DEA here: the test's stacks, its own runtime root, no staging.
+DEA_COMMON=(--stacks-dir "$STACKS" --runtime-root "$T/runtime" --staging-concurrency 0)
+
 BUS_FIXED_PORT=$(dew_free_port)
 # A fixed port, so that the bus can come back where the DEAs look for it.
 dew_start_daemon bus "$top_builddir/bus/dew-bus" --listen "127.0.0.1:$BUS_FIXED_PORT"
 BUS_URL=nats://127.0.0.1:$bus_PORT
-DEA_ARGS=(--bus "$BUS_URL" --state-dir "$T/dea-state" --base-dir "$T/dea-base" --advertise-interval 200ms
-	--heartbeat-interval 200ms --max-memory 2G --stacks host --placement-tags zone-a)
+DEA_ARGS=("${DEA_COMMON[@]}" --bus "$BUS_URL" --state-dir "$T/dea-state" --base-dir "$T/dea-base"
+	--advertise-interval 200ms --heartbeat-interval 200ms --max-memory 2G --stacks host --placement-tags zone-a)
 dew_start_daemon dea "$DEA" "${DEA_ARGS[@]}"
 # A second DEA with long intervals: what it publishes within 150 ms was asked for, not timed.
-dew_start_daemon dea2 "$DEA" --bus "$BUS_URL" --state-dir "$T/dea2-state" --base-dir "$T/dea2-base" \
-	--advertise-interval 60s --heartbeat-interval 60s
+dew_start_daemon dea2 "$DEA" "${DEA_COMMON[@]}" --bus "$BUS_URL" --state-dir "$T/dea2-state" \
+	--base-dir "$T/dea2-base" --advertise-interval 60s --heartbeat-interval 60s
 DEA_ID=$(cat "$T/dea-state/dea-id")
 DEA2_ID=$(cat "$T/dea2-state/dea-id")
 [ -n "$DEA_ID" ] && [ "$DEA_ID" != "$DEA2_ID" ] || dew_fail "DEA ids: '$DEA_ID' and '$DEA2_ID'"
 
 cat >"$T/nats.py" <<'PY'
-import json, re, socket, sys, time
-
-class Nats:
-    """Just enough of the NATS client protocol, every read bounded by a timeout."""
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buf = b""
-        self.sids = 0
-        info = self.line(time.monotonic() + 5)
-        if not info or not info.startswith(b"INFO "):
-            sys.exit("no INFO from the bus: %r" % info)
-        self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n')
-
-    def line(self, deadline):
-        while b"\r\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self.s.settimeout(left)
-            try:
-                d = self.s.recv(65536)
-            except socket.timeout:
-                return None
-            if not d:
-                sys.exit("the bus closed the connection")
-            self.buf += d
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def sub(self, subject):
-        self.sids += 1
-        self.s.sendall(b"SUB %s %d\r\n" % (subject.encode(), self.sids))
-
-    def pub(self, subject, data, reply=None):
-        data = data.encode()
-        head = subject if reply is None else subject + " " + reply
-        self.s.sendall(b"PUB %s %d\r\n%s\r\n" % (head.encode(), len(data), data))
-
-    def msg(self, deadline):
-        """The next MSG as (subject, reply, text), or None at the deadline."""
-        while True:
-            line = self.line(deadline)
-            if line is None:
-                return None
-            if line == b"PING":
-                self.s.sendall(b"PONG\r\n")
-            elif line.startswith(b"MSG "):
-                f = line.split()
-                n = int(f[-1])
-                while len(self.buf) < n + 2:
-                    self.s.settimeout(5)
-                    d = self.s.recv(65536)
-                    if not d:
-                        sys.exit("the bus closed the connection")
-                    self.buf += d
-                data, self.buf = self.buf[:n], self.buf[n + 2:]
-                return f[1].decode(), (f[3].decode() if len(f) == 5 else None), data.decode()
-            elif line.startswith(b"-ERR"):
-                sys.exit("bus error: %r" % line)
-
-    def gather(self, seconds, want=lambda m: True):
-        out, deadline = [], time.monotonic() + seconds
-        while True:
-            m = self.msg(deadline)
-            if m is None:
-                return out
-            if want(m):
-                out.append(m)
-
-    def first(self, seconds, want):
-        deadline = time.monotonic() + seconds
-        while True:
-            m = self.msg(deadline)
-            if m is None or want(m):
-                return m
-
-    def sync(self):
-        self.s.sendall(b"PING\r\n")
-        deadline = time.monotonic() + 5
-        while True:
-            line = self.line(deadline)
-            if line is None:
-                sys.exit("no PONG from the bus")
-            if line == b"PONG":
-                return
-
-def ok(msg):
-    print("ok - " + msg, flush=True)
-
-def check(cond, msg):
-    if not cond:
-        sys.exit("not ok - " + msg)
-    ok(msg)
-
-def body(m):
-    return json.loads(m[2])
-
-def from_dea(subject, key, ident):
-    return lambda m: m[0] == subject and body(m).get(key) == ident
+import json, re, sys, time
+from natsclient import Nats, ok, check, body, from_dea
 
 mode, port = sys.argv[1], int(sys.argv[2])
 n = Nats(port)
@@ -198,7 +110,7 @@ m = n.first(2, lambda m: m[0] == "_INBOX.x" and body(m)["id"] == dea_id)
 check(m is not None, "the DEA still answers dea.status after garbage")
 PY
 
-out=$(python3 "$T/nats.py" checks "$bus_PORT" "$DEA_ID" "$DEA2_ID" "$dea_STATUS_PORT" 2>&1)
+out=$(PYTHONPATH=$top_srcdir/tests/lib python3 "$T/nats.py" checks "$bus_PORT" "$DEA_ID" "$DEA2_ID" "$dea_STATUS_PORT" 2>&1)
 rc=$?
 echo "$out"
 [ $rc = 0 ] || dew_fail "bus checks failed (exit $rc)"
@@ -210,7 +122,9 @@ dew_http body "http://127.0.0.1:$dea_STATUS_PORT/health"
 dew_assert_eq "$DEW_HTTP_STATUS" 200 "/health answers 200"
 dew_http metrics "http://127.0.0.1:$dea_STATUS_PORT/metrics"
 dew_assert_contains "$metrics" "dew_dea_bus_connected 1" "/metrics: connected to the bus"
-dew_assert_contains "$metrics" "dew_dea_instances 0" "/metrics: no instances"
+for state in STARTING RUNNING STOPPING CRASHED; do
+	dew_assert_contains "$metrics" "dew_dea_instances{state=\"$state\"} 0" "/metrics: no $state instances"
+done
 ads=$(awk '$1 == "dew_dea_advertisements_total" { print $2 }' <<<"$metrics")
 [ "${ads:-0}" -ge 3 ] || dew_fail "dew_dea_advertisements_total is '$ads'"
 dew_ok "/metrics counts $ads advertisements"
@@ -245,14 +159,16 @@ dew_assert_eq "$(metric dew_dea_advertisements_total "$dea2_STATUS_PORT")" $((be
 dew_stop "$dea_PID" 10
 dew_assert_eq "$?" 0 "SIGTERM: dew-dea exits 0"
 dew_start_daemon dea "$DEA" "${DEA_ARGS[@]}"
-out=$(python3 "$T/nats.py" discover "$bus_PORT" 2>&1) || dew_fail "after restart: $out"
+out=$(PYTHONPATH=$top_srcdir/tests/lib python3 "$T/nats.py" discover "$bus_PORT" 2>&1) ||
+	dew_fail "after restart: $out"
 dew_assert_contains "$out" "$DEA_ID 127.0.0.1:$dea_STATUS_PORT" \
 	"the id is the same after a restart (same state dir)"
 
-dew_start_daemon dea3 "$DEA" --bus "$BUS_URL" --state-dir "$T/dea-state" --base-dir "$T/dea3-base" \
+dew_start_daemon dea3 "$DEA" "${DEA_COMMON[@]}" --bus "$BUS_URL" --state-dir "$T/dea-state" --base-dir "$T/dea3-base" \
 	--id explicit-id_1 --advertise-interval 10s
 [ "$(cat "$T/dea-state/dea-id")" = "$DEA_ID" ] || dew_fail "an explicit id rewrote the stored one"
-out=$(python3 "$T/nats.py" discover "$bus_PORT" 2>&1) || dew_fail "discover: $out"
+out=$(PYTHONPATH=$top_srcdir/tests/lib python3 "$T/nats.py" discover "$bus_PORT" 2>&1) ||
+	dew_fail "discover: $out"
 dew_assert_contains "$out" "explicit-id_1 127.0.0.1:$dea3_STATUS_PORT" \
 	"an explicit id wins over the stored one"
 for name in dea3 dea dea2; do
@@ -260,7 +176,7 @@ for name in dea3 dea dea2; do
 	dew_stop "${!pidvar}" 10
 	dew_assert_eq "$?" 0 "SIGTERM: $name exits 0"
 done
-"$DEA" --bus "$BUS_URL" --state-dir "$T/bad" --base-dir "$T/bad" --id 'no.dots' --status-listen "" \
+"$DEA" "${DEA_COMMON[@]}" --bus "$BUS_URL" --state-dir "$T/bad" --base-dir "$T/bad" --id 'no.dots' --status-listen "" \
 	>"$T/bad.log" 2>&1
 dew_assert_eq "$?" 1 "an id that is not a subject token is refused"
 dew_pass

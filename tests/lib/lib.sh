@@ -229,7 +229,9 @@ dew_require_containers() {
 	printf 'root:x:0:0::/root:/bin/sh\nvcap:x:1000:1000::/home/vcap:/bin/sh\n' >"$DEW_ROOTFS/etc/passwd"
 	printf 'root:x:0:\nvcap:x:1000:\n' >"$DEW_ROOTFS/etc/group"
 	DEW_CLEANUP_HOOKS+=(dew__delete_containers)
-	dew_spec "$T/probe-check.json" probe-check 64 64 none /bin/true
+	# Cgroups are named after the container id whatever the state root: the id is this run's own,
+	# so that tests running at once do not collide.
+	dew_spec "$T/probe-check.json" "probe-check-$$" 64 64 none /bin/true
 	local out
 	out=$("${DEW_RUN[@]}" run --rm "$T/probe-check.json" 2>&1) ||
 		dew_skip "cannot create containers on this machine: $out"

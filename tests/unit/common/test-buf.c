@@ -35,6 +35,10 @@ int main(void)
 	s = dew_buf_steal(&b);
 	tap_is_str(s, "", "steal of an empty buffer gives an empty string");
 	free(s);
+	dew_buf_reserve(&b, 100);
+	s = dew_buf_steal(&b);
+	tap_is_str(s, "", "steal of a buffer that only reserved room gives an empty string");
+	free(s);
 	dew_buf_close(&b);
 	return tap_done();
 }

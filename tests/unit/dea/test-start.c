@@ -433,7 +433,7 @@ static void test_env(void)
 	size_t n = 0;
 	while (env[n])
 		n++;
-	tap_is_int(n, 12, "12 variables: 8 of the platform's, 4 of the user's");
+	tap_is_int(n, 13, "13 variables: 9 of the platform's, 4 of the user's");
 	size_t first_user = env_index(env, "FOO");
 	bool last = first_user != (size_t)-1;
 	static const char *const platform[] = { "HOME",		 "PORT",	 "VCAP_APP_PORT",
@@ -455,6 +455,7 @@ static void test_env(void)
 	tap_is_str(env_get(env, "VCAP_SERVICES"), "{}", "VCAP_SERVICES is {} without services");
 	tap_is_str(env_get(env, "MEMORY_LIMIT"), "64m", "MEMORY_LIMIT of the minimal message");
 	tap_is_str(env_get(env, "LANG"), "C.UTF-8", "LANG defaults to C.UTF-8");
+	tap_is_str(env_get(env, "PATH"), START_PATH, "PATH defaults to START_PATH");
 	json_t *app = start_vcap_application(m, &c);
 	tap_ok(json_is_array(json_object_get(app, "uris")) &&
 		       json_array_size(json_object_get(app, "uris")) == 0,
