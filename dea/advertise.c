@@ -80,13 +80,7 @@ void advertise_on_status(struct dea *dea, const struct dew_bus_msg *msg, const j
 		json_object_set_new(states, name, json_integer(c ? json_integer_value(c) + 1 : 1));
 	}
 	/* Usage next to the reservations: what the running instances' containers use now. */
-	uint64_t used = 0;
-	for (const struct instance *i = dea->instances; i; i = i->next) {
-		struct dewrt_stats st;
-		if (i->state == INSTANCE_RUNNING &&
-		    dewrt_stats(&dea->rt, launch_container_id(i), &st, NULL) == 0)
-			used += st.memory_usage;
-	}
+	uint64_t used = instance_used_memory(dea);
 	json_auto_t *m =
 		json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:b}", "id", dea->id, "ip",
 			  dea->cfg.ip, "stacks", advertise_strv_json(dea->stacks), "max_memory",

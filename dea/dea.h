@@ -260,6 +260,8 @@ void instance_persist(struct instance *inst);
 void instance_destroy(struct instance *inst, bool remove_dir);
 /* The heartbeat entry {droplet, version, instance, index, state, state_timestamp}. */
 json_t *instance_heartbeat_json(const struct instance *inst);
+/* Bytes of memory the running instances' cgroups use now (no disk walk: cheap per scrape). */
+uint64_t instance_used_memory(struct dea *dea);
 /* Publish the instance's log lines on logs.<app> (from the files' start, or their end). */
 void instance_follow_logs(struct instance *inst, bool from_start);
 /* Count a handle as open (instance_destroy waits for each to close). */

@@ -166,6 +166,18 @@ json_t *instance_heartbeat_json(const struct instance *inst)
 			 instance_state_name(inst->state), "state_timestamp", inst->state_ts);
 }
 
+uint64_t instance_used_memory(struct dea *dea)
+{
+	uint64_t used = 0;
+	for (const struct instance *i = dea->instances; i; i = i->next) {
+		struct dewrt_stats st;
+		if (i->state == INSTANCE_RUNNING &&
+		    dewrt_stats_cgroup(&dea->rt, launch_container_id(i), &st, NULL) == 0)
+			used += st.memory_usage;
+	}
+	return used;
+}
+
 void instance_follow_logs(struct instance *inst, bool from_start)
 {
 	struct log_tail_options lo = {

@@ -184,15 +184,8 @@ static void main_metrics(struct dew_buf *out, void *data)
 			  (double)(dea->reserved_mb << 20));
 	dew_metrics_gauge(out, "dew_dea_max_memory_bytes", "Memory offered to instances.",
 			  (double)dea->cfg.max_memory);
-	uint64_t used = 0;
-	for (const struct instance *i = dea->instances; i; i = i->next) {
-		struct dewrt_stats st;
-		if (i->state == INSTANCE_RUNNING &&
-		    dewrt_stats_cgroup(&dea->rt, launch_container_id(i), &st, NULL) == 0)
-			used += st.memory_usage;
-	}
 	dew_metrics_gauge(out, "dew_dea_used_memory_bytes", "Memory used by running instances.",
-			  (double)used);
+			  (double)instance_used_memory(dea));
 	static const struct {
 		const char *name, *help;
 		size_t offset;

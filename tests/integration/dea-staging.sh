@@ -9,6 +9,7 @@
 # a running staging still finishes and replies; three stagings at once all succeed.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/dea-lib.sh"
 dew_test_init dea-staging 240
 command -v python3 >/dev/null || dew_skip "python3 is not installed"
 dew_require_containers
@@ -87,85 +88,9 @@ dew_spawn driver "$DRIVER" --bus "nats://127.0.0.1:$bus_PORT" --stacks-dir "$STA
 	--ready-file "$T/driver.ready" --stats-file "$T/driver.stats"
 dew_wait_file "$T/driver.ready" 20 || dew_fail "stage-driver not ready: $(cat "$T/driver.log")"
 
-cat >"$T/nats.py" <<'PY'
+cat >"$T/stage.py" <<'PY'
 import hashlib, json, os, re, signal, socket, sys, time
-
-class Nats:
-    """Just enough of the NATS client protocol, every read bounded by a timeout."""
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buf = b""
-        self.sids = 0
-        info = self.line(time.monotonic() + 5)
-        if not info or not info.startswith(b"INFO "):
-            sys.exit("no INFO from the bus: %r" % info)
-        self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n')
-
-    def line(self, deadline):
-        while b"\r\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self.s.settimeout(left)
-            try:
-                d = self.s.recv(65536)
-            except socket.timeout:
-                return None
-            if not d:
-                sys.exit("the bus closed the connection")
-            self.buf += d
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def sub(self, subject):
-        self.sids += 1
-        self.s.sendall(b"SUB %s %d\r\n" % (subject.encode(), self.sids))
-        return self.sids
-
-    def unsub(self, sid):
-        self.s.sendall(b"UNSUB %d\r\n" % sid)
-
-    def pub(self, subject, data, reply=None):
-        data = data.encode() if isinstance(data, str) else data
-        head = subject if reply is None else subject + " " + reply
-        self.s.sendall(b"PUB %s %d\r\n%s\r\n" % (head.encode(), len(data), data))
-
-    def msg(self, deadline):
-        """The next MSG as (subject, reply, text), or None at the deadline."""
-        while True:
-            line = self.line(deadline)
-            if line is None:
-                return None
-            if line == b"PING":
-                self.s.sendall(b"PONG\r\n")
-            elif line.startswith(b"MSG "):
-                f = line.split()
-                n = int(f[-1])
-                while len(self.buf) < n + 2:
-                    self.s.settimeout(5)
-                    d = self.s.recv(65536)
-                    if not d:
-                        sys.exit("the bus closed the connection")
-                    self.buf += d
-                data, self.buf = self.buf[:n], self.buf[n + 2:]
-                return f[1].decode(), (f[3].decode() if len(f) == 5 else None), data.decode()
-            elif line.startswith(b"-ERR"):
-                sys.exit("bus error: %r" % line)
-
-    def sync(self):
-        self.s.sendall(b"PING\r\n")
-        deadline = time.monotonic() + 5
-        while True:
-            line = self.line(deadline)
-            if line is None:
-                sys.exit("no PONG from the bus")
-            if line == b"PONG":
-                return
-
-def check(cond, msg):
-    if not cond:
-        sys.exit("not ok - " + msg)
-    print("ok - " + msg, flush=True)
+from natsclient import Nats, body, check
 
 T, bus_port, http_port = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 HTTP = "http://127.0.0.1:%d" % http_port
@@ -198,16 +123,13 @@ def send(payload):
     return inbox
 
 def wait(inbox, seconds=60, logs=None):
-    """The reply on inbox (a dict); log messages seen meanwhile go to logs."""
-    deadline = time.monotonic() + seconds
-    while True:
-        m = n.msg(deadline)
-        if m is None:
-            return None
-        if m[0] == inbox:
-            return json.loads(m[2])
+    """The reply on inbox (a dict), or None; log messages seen meanwhile go to logs."""
+    def want(m):
         if logs is not None and m[0].startswith("logs."):
-            logs.append((m[0], json.loads(m[2])))
+            logs.append((m[0], body(m)))
+        return m[0] == inbox
+    m = n.first(seconds, want)
+    return None if m is None else body(m)
 
 def stage(payload, seconds=60):
     logs = []
@@ -332,10 +254,10 @@ elif mode == "parallel":
         if m is None:
             break
         if m[0].startswith("logs."):
-            logs.append((m[0], json.loads(m[2])))
+            logs.append((m[0], body(m)))
         for app, inbox in inboxes.items():
             if m[0] == inbox:
-                replies[app] = json.loads(m[2])
+                replies[app] = body(m)
     for app in apps:
         r = replies.get(app)
         check(r is not None and r.get("buildpack") == "python" and
@@ -358,19 +280,26 @@ elif mode == "close":
     check(late is None, "after SIGTERM new requests are not taken")
 PY
 
-out=$(python3 "$T/nats.py" checks "$T" "$bus_PORT" "$HTTP_PORT" 2>&1)
-rc=$?
-echo "$out"
-[ $rc = 0 ] || dew_fail "staging checks failed (exit $rc)"
-DEW_CHECKS=$((DEW_CHECKS + $(grep -c '^ok - ' <<<"$out")))
+# stage_checks WHAT MODE [ARGS...]: stage.py's checks of MODE against the running stage-driver.
+stage_checks() {
+	local what=$1 mode=$2
+	shift 2
+	pycheck "$what" "$mode" "$T" "$bus_PORT" "$HTTP_PORT" "$@" <"$T/stage.py"
+}
+# nothing_left WHEN: no scratch directory in the work dir and no staging container.
+nothing_left() {
+	dew_assert_eq "$(ls -A "$T/work")" "" "no scratch directory is left $1"
+	dew_assert_eq "$("${DEW_RUN[@]}" list --json)" "[]" "no staging container is left $1"
+}
 
+stage_checks "staging checks failed" checks
 kill -0 "$driver_PID" 2>/dev/null || dew_fail "stage-driver died"
 dew_ok "stage-driver is still running"
 rm -f "$T/driver.stats"
 kill -USR1 "$driver_PID"
 dew_wait_file "$T/driver.stats" 10 || dew_fail "no stats from stage-driver"
 stats=$(cat "$T/driver.stats")
-stat() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$stats" "$1"; }
+stat() { jget "$stats" "j['$1']"; }
 dew_assert_eq "$(stat succeeded)" 4 "stats: 4 stagings succeeded"
 dew_assert_eq "$(stat busy)" 1 "stats: 1 request answered busy"
 dew_assert_eq "$(stat running)" 0 "stats: none running"
@@ -378,29 +307,18 @@ dew_assert_eq "$(stat requests)" $(($(stat succeeded) + $(stat failed) + $(stat 
 	"stats: every request is counted once ($(stat requests))"
 dew_assert_contains "$(cat "$T/driver.log")" "request without a reply subject: dropped" \
 	"a request without a reply subject is logged and dropped"
-dew_assert_eq "$(ls -A "$T/work")" "" "no scratch directory is left in the work dir"
-dew_assert_eq "$("${DEW_RUN[@]}" list --json)" "[]" "no staging container is left"
+nothing_left "after the checks"
 
-out=$(python3 "$T/nats.py" close "$T" "$bus_PORT" "$HTTP_PORT" "$driver_PID" 2>&1)
-rc=$?
-echo "$out"
-[ $rc = 0 ] || dew_fail "close checks failed (exit $rc)"
-DEW_CHECKS=$((DEW_CHECKS + $(grep -c '^ok - ' <<<"$out")))
+stage_checks "close checks failed" close "$driver_PID"
 dew_wait_exit "$driver_PID" 30
 dew_assert_eq "$?" 0 "stage-driver exits 0 once the stager has closed"
-dew_assert_eq "$(ls -A "$T/work")" "" "no scratch directory is left after close"
-dew_assert_eq "$("${DEW_RUN[@]}" list --json)" "[]" "no staging container is left after close"
+nothing_left "after close"
 
 dew_spawn driver2 "$DRIVER" --bus "nats://127.0.0.1:$bus_PORT" --stacks-dir "$STACKS" --stacks host \
 	--runtime-root "$T/state" --work-dir "$T/work" --max-concurrent 3 --ready-file "$T/driver2.ready"
 dew_wait_file "$T/driver2.ready" 20 || dew_fail "stage-driver not ready: $(cat "$T/driver2.log")"
-out=$(python3 "$T/nats.py" parallel "$T" "$bus_PORT" "$HTTP_PORT" 2>&1)
-rc=$?
-echo "$out"
-[ $rc = 0 ] || dew_fail "parallel checks failed (exit $rc)"
-DEW_CHECKS=$((DEW_CHECKS + $(grep -c '^ok - ' <<<"$out")))
+stage_checks "parallel checks failed" parallel
 dew_stop "$driver2_PID" 10
 dew_assert_eq "$?" 0 "SIGTERM: stage-driver exits 0"
-dew_assert_eq "$(ls -A "$T/work")" "" "no scratch directory is left after concurrent stagings"
-dew_assert_eq "$("${DEW_RUN[@]}" list --json)" "[]" "no staging container is left after concurrent stagings"
+nothing_left "after concurrent stagings"
 dew_pass
