@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Atomic file replacement, mkdir -p and bounded whole-file reads. State files are rewritten
- * through a temporary file and rename(2) so a crash never leaves a half-written file behind.
+ * Atomic file replacement, whole writes, directory fsync, mkdir -p and bounded whole-file reads.
+ * State files are rewritten through a temporary file and rename(2) so a crash never leaves a
+ * half-written file behind.
  */
 #include "fs.h"
 
@@ -18,13 +19,13 @@
 
 #include "alloc.h"
 
-/* write(2) all of data, retrying on EINTR and short writes. Returns 0 or -errno. */
-static int write_all(int fd, const void *data, size_t len)
+/* write(2) all of data, or pwrite(2) it at off when off >= 0, retrying on EINTR and short writes. */
+static int write_fully(int fd, const void *data, size_t len, off_t off)
 {
 	const char *p = data;
 
 	while (len > 0) {
-		ssize_t k = write(fd, p, len);
+		ssize_t k = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -32,8 +33,22 @@ static int write_all(int fd, const void *data, size_t len)
 		}
 		p += k;
 		len -= (size_t)k;
+		if (off >= 0)
+			off += k;
 	}
 	return 0;
+}
+
+/* Write all of data (see fs.h). */
+int dew_write_all(int fd, const void *data, size_t len)
+{
+	return write_fully(fd, data, len, -1);
+}
+
+/* Write all of data at off (see fs.h). */
+int dew_pwrite_all(int fd, const void *data, size_t len, off_t off)
+{
+	return off < 0 ? -EINVAL : write_fully(fd, data, len, off);
 }
 
 /* Fill the temporary file fd (named tmp) and, with sync, make its content durable. */
@@ -44,7 +59,7 @@ static int fill_temp(int fd, const char *tmp, const void *data, size_t len, mode
 
 	if (fchmod(fd, mode) < 0)
 		return dew_error_set(err, errno, "chmod `%s`", tmp);
-	r = write_all(fd, data, len);
+	r = dew_write_all(fd, data, len);
 	if (r < 0)
 		return dew_error_set(err, -r, "write `%s`", tmp);
 	if (sync && fsync(fd) < 0)
@@ -52,8 +67,8 @@ static int fill_temp(int fd, const char *tmp, const void *data, size_t len, mode
 	return 0;
 }
 
-/* fsync a directory so a rename in it is durable. */
-static int fsync_dir(const char *dir, struct dew_error **err)
+/* fsync a directory so a rename in it is durable (see fs.h). */
+int dew_fsync_dir(const char *dir, struct dew_error **err)
 {
 	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -97,7 +112,7 @@ static int write_replace(const char *path, const void *data, size_t len, mode_t 
 		dew_error_prefix(err, "write `%s`", path);
 		return r;
 	}
-	r = sync ? fsync_dir(dir, err) : 0;
+	r = sync ? dew_fsync_dir(dir, err) : 0;
 	if (r < 0)
 		dew_error_prefix(err, "write `%s`", path);
 	return r;
@@ -108,7 +123,8 @@ int dew_write_file_atomic(const char *path, const void *data, size_t len, mode_t
 	return write_replace(path, data, len, mode, true, err);
 }
 
-int dew_write_file_replace(const char *path, const void *data, size_t len, mode_t mode, struct dew_error **err)
+int dew_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+			   struct dew_error **err)
 {
 	return write_replace(path, data, len, mode, false, err);
 }
@@ -126,8 +142,8 @@ static int mkdir_one(const char *dir, const char *path, mode_t mode, struct dew_
 	if (stat(dir, &st) < 0)
 		return dew_error_set(err, errno, "create directory `%s`: stat `%s`", path, dir);
 	if (!S_ISDIR(st.st_mode))
-		return dew_error_set_code(err, ENOTDIR, "create directory `%s`: `%s` is not a directory", path,
-				       dir);
+		return dew_error_set_code(err, ENOTDIR, "create directory `%s`: `%s` is not a directory",
+					  path, dir);
 	return 0;
 }
 

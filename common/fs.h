@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * File helpers for state that must survive crashes: atomic replacement of a file, mkdir -p,
- * and bounded reads of small files (config, state JSON, pid files).
+ * File helpers for state that must survive crashes: atomic replacement of a file, directory
+ * fsync, writes that finish, mkdir -p, and bounded reads of small files (config, state JSON, pid
+ * files).
  */
 #ifndef DEW_FS_H
 #define DEW_FS_H
@@ -28,6 +29,22 @@ int dew_write_file_atomic(const char *path, const void *data, size_t len, mode_t
  */
 int dew_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
 			   struct dew_error **err);
+
+/*
+ * fsync the directory dir, so that a rename or a new entry in it survives a crash. File systems
+ * that cannot fsync a directory (EINVAL) need nothing more and count as success. Returns 0 or a
+ * negative errno with *err set.
+ */
+int dew_fsync_dir(const char *dir, struct dew_error **err);
+
+/* write(2) all len bytes of data to fd, retrying on EINTR and short writes. Returns 0 or -errno. */
+int dew_write_all(int fd, const void *data, size_t len);
+
+/*
+ * pwrite(2) all len bytes of data to fd at off, retrying on EINTR and short writes. Returns 0 or
+ * -errno (-EINVAL for a negative off).
+ */
+int dew_pwrite_all(int fd, const void *data, size_t len, off_t off);
 
 /*
  * Remove path and everything below it, never following a symlink and never crossing into

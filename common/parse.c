@@ -85,6 +85,26 @@ int dew_parse_int64(const char *s, int64_t *out)
 	return 0;
 }
 
+/* Parse canonical decimal digits up to max (see parse.h). */
+int dew_parse_digits(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || (len > 1 && s[0] == '0'))
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (d > max || v > (max - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
 /* Parse a boolean word (see parse.h). */
 int dew_parse_bool(const char *s, bool *out)
 {

@@ -9,6 +9,7 @@
 #define DEW_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Decimal integer with an optional leading '-': "42", "-7". */
@@ -16,6 +17,14 @@ int dew_parse_int64(const char *s, int64_t *out);
 
 /* Decimal digits only (no sign): "0", "18446744073709551615". */
 int dew_parse_uint64(const char *s, uint64_t *out);
+
+/*
+ * Exactly len decimal digits at s (no NUL needed after them) in their one canonical spelling: no
+ * sign, no space, no leading zero ("0" itself is fine), at most max. For numbers inside signed
+ * or authenticated text (tokens, signed URLs, password hashes), where "007" and "7" must not
+ * both be accepted for the same value. -ERANGE for a value above max.
+ */
+int dew_parse_digits(const char *s, size_t len, uint64_t max, uint64_t *out);
 
 /* true/false, yes/no, on/off, 1/0, in any case. */
 int dew_parse_bool(const char *s, bool *out);

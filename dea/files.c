@@ -12,9 +12,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/openat2.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +23,9 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "hmac.h"
 #include "log.h"
+#include "parse.h"
 #include "sha256.h"
 
 enum {
@@ -36,7 +35,6 @@ enum {
 	FILES_MAX_DEPTH = 256,	       /* directories the fallback walk holds open */
 	FILES_MAX_WALK = 4 * PATH_MAX, /* the fallback walk's path after splicing in symlink targets */
 	FILES_EAGAIN_RETRIES = 16,
-	FILES_DIGITS_MAX = 19, /* INT64_MAX has 19 digits */
 };
 
 /*
@@ -52,20 +50,11 @@ static const uint64_t files_max_response = 64ULL << 20;
 static void files_token_hmac(const char *secret, const char *instance_id, int64_t expires,
 			     char hex[FILES_TOKEN_HEX + 1])
 {
-	static const char digits[] = "0123456789abcdef";
 	cleanup_free char *msg = xasprintf("%s\n%" PRId64, instance_id, expires);
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
 
-	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, strlen(msg), mac,
-		  &len) ||
-	    len * 2 != FILES_TOKEN_HEX)
-		abort(); /* only fails on out-of-memory */
-	for (unsigned int i = 0; i < len; i++) {
-		hex[2 * i] = digits[mac[i] >> 4];
-		hex[2 * i + 1] = digits[mac[i] & 0xf];
-	}
-	hex[FILES_TOKEN_HEX] = '\0';
+	_Static_assert((int)FILES_TOKEN_HEX == (int)DEW_HMAC_SHA256_HEX_LEN,
+		       "a token's MAC is an HMAC-SHA256");
+	dew_hmac_sha256_hex(secret, strlen(secret), msg, strlen(msg), hex);
 }
 
 /* Mint a token for instance_id valid until expires. */
@@ -79,28 +68,6 @@ char *files_token_mint(const char *secret, const char *instance_id, int64_t expi
 	return xasprintf("%" PRId64 ".%s", expires, hex);
 }
 
-/*
- * len decimal digits at s, nothing else: no sign, no space, no leading zero (so each number has
- * one spelling, the one that was signed), at most max. 0 or -EINVAL.
- */
-static int files_parse_digits(const char *s, size_t len, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > FILES_DIGITS_MAX || (len > 1 && s[0] == '0'))
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (max - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
 /* Check token against instance_id and the clock. */
 int files_token_verify(const char *secret, const char *instance_id, const char *token, int64_t now)
 {
@@ -110,12 +77,12 @@ int files_token_verify(const char *secret, const char *instance_id, const char *
 	if (!secret || strlen(secret) < FILES_SECRET_MIN || !instance_id || !token)
 		return -EACCES;
 	const char *dot = strchr(token, '.');
-	if (!dot || files_parse_digits(token, (size_t)(dot - token), INT64_MAX, &expires) < 0 ||
+	if (!dot || dew_parse_digits(token, (size_t)(dot - token), INT64_MAX, &expires) < 0 ||
 	    !dew_sha256_is_hex(dot + 1))
 		return -EACCES;
 	files_token_hmac(secret, instance_id, (int64_t)expires, want);
 	/* Constant time: a byte-wise early exit would let a caller find the MAC a byte at a time. */
-	if (CRYPTO_memcmp(want, dot + 1, FILES_TOKEN_HEX) != 0)
+	if (!dew_hex_equal(want, dot + 1, FILES_TOKEN_HEX))
 		return -EACCES;
 	/* Checked after the MAC, so that an expiry is only reported to holders of a real token. */
 	return (int64_t)expires < now ? -ETIMEDOUT : 0;
@@ -532,7 +499,7 @@ static void files_respond_file(struct dew_http_req *req, int fd, const char *pat
 	uint64_t n = UINT64_MAX;
 	struct stat st;
 
-	if (tail && files_parse_digits(tail, strlen(tail), UINT64_MAX, &n) < 0) {
+	if (tail && dew_parse_digits(tail, strlen(tail), UINT64_MAX, &n) < 0) {
 		dew_http_respond_error(req, 400, 400, "tail must be a number of bytes");
 		return;
 	}

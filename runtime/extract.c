@@ -23,7 +23,9 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "archive-path.h"
 #include "extract-tree.h"
+#include "fs.h"
 
 enum {
 	DEFAULT_MAX_ENTRIES = 100000,
@@ -44,75 +46,14 @@ struct extract {
 };
 
 /*
- * Normalize an entry or hard-link name into *out ("a/b/c": no empty or "." components) and
- * count its components. The tree never sees "..", a leading "/" or an over-long name, so no
- * lexical trick moves a path out of it. An embedded NUL cannot reach us: libarchive's names
- * are C strings, so such a name is cut there and then checked like any other.
+ * The tree never sees "..", a leading "/" or a name that does not fit in PATH_MAX (with its NUL),
+ * so no lexical trick moves a path out of it.
  */
-static const char *normalize(const char *raw, char **out, int *ncomp)
-{
-	size_t len = raw ? strlen(raw) : 0;
-	cleanup_free char *norm = xmalloc(len + 1);
-	char *o = norm;
-
-	*ncomp = 0;
-	if (len == 0)
-		return "empty name";
-	if (len >= PATH_MAX)
-		return "name longer than PATH_MAX";
-	if (raw[0] == '/')
-		return "absolute path";
-	for (const char *s = raw; *s; s += s[0] == '/') {
-		size_t n = strcspn(s, "/");
-		if (n == 2 && s[0] == '.' && s[1] == '.')
-			return "path escapes the target directory";
-		if (n > NAME_MAX)
-			return "name component longer than NAME_MAX";
-		if (n > 0 && !(n == 1 && s[0] == '.')) {
-			if (++*ncomp > DEWRT__DEPTH_MAX)
-				return "path nested too deep";
-			if (o != norm)
-				*o++ = '/';
-			memcpy(o, s, n);
-			o += n;
-		}
-		s += n;
-	}
-	*o = '\0';
-	*out = steal_pointer(&norm);
-	return NULL;
-}
-
-/*
- * Whether a symlink target, read from the directory depth components below the root, stays in
- * the tree. Only leading ".." are allowed: they climb real directories (entries are never
- * created below a symlink), so counting them is exact. A ".." after a name could climb out of
- * a directory reached through another symlink ("l/.." where l -> ".."), so it is refused.
- */
-static const char *symlink_escapes(const char *target, int depth)
-{
-	bool named = false;
-
-	if (!target || !*target)
-		return "empty symlink target";
-	if (strlen(target) >= PATH_MAX)
-		return "symlink target longer than PATH_MAX";
-	if (target[0] == '/')
-		return "symlink target is absolute";
-	for (const char *s = target; *s; s += s[0] == '/') {
-		size_t n = strcspn(s, "/");
-		if (n == 2 && s[0] == '.' && s[1] == '.') {
-			if (named)
-				return "symlink target has `..` after a name";
-			if (--depth < 0)
-				return "symlink target escapes the target directory";
-		} else if (n > 0 && !(n == 1 && s[0] == '.')) {
-			named = true;
-		}
-		s += n;
-	}
-	return NULL;
-}
+static const struct dew_archive_path_limits name_limits = {
+	.max_len = PATH_MAX - 1,
+	.max_name = NAME_MAX,
+	.max_depth = DEWRT__DEPTH_MAX,
+};
 
 /* Count n more uncompressed bytes against the size budget and the compression ratio. */
 static int account(struct extract *x, uint64_t n, struct dew_error **err)
@@ -122,28 +63,14 @@ static int account(struct extract *x, uint64_t n, struct dew_error **err)
 	uint64_t ratio = x->lim.max_ratio;
 
 	if (n > x->lim.max_bytes - x->bytes)
-		return dew_error_set_code(err, EFBIG, "archive expands to more than %" PRIu64 " bytes", x->lim.max_bytes);
+		return dew_error_set_code(err, EFBIG, "archive expands to more than %" PRIu64 " bytes",
+					  x->lim.max_bytes);
 	x->bytes += n;
 	if (x->bytes > RATIO_GRACE && raw <= UINT64_MAX / ratio && x->bytes > raw * ratio)
 		return dew_error_set_code(err, EFBIG,
-			      "compression ratio over %" PRIu64 ":1 (%" PRIu64 " bytes from %" PRIu64 ")",
-			      ratio, x->bytes, raw);
-	return 0;
-}
-
-/* pwrite(2) all of buf at off, retrying on EINTR and short writes. */
-static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
-{
-	while (len > 0) {
-		ssize_t k = pwrite(fd, buf, len, off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		buf += k;
-		len -= (size_t)k;
-		off += k;
-	}
+					  "compression ratio over %" PRIu64 ":1 (%" PRIu64
+					  " bytes from %" PRIu64 ")",
+					  ratio, x->bytes, raw);
 	return 0;
 }
 
@@ -168,7 +95,7 @@ static int copy_data(struct extract *x, int fd, struct archive_entry *e, struct 
 				return r;
 			end = (uint64_t)off + len;
 		}
-		r = fd < 0 ? 0 : pwrite_all(fd, buf, len, off);
+		r = fd < 0 ? 0 : dew_pwrite_all(fd, buf, len, off);
 		if (r < 0)
 			return dew_error_set(err, -r, "write");
 	}
@@ -193,9 +120,9 @@ static int extract_file(struct extract *x, const char *path, struct archive_entr
 
 	/* Refuse a file that cannot fit before writing any of it. */
 	if (archive_entry_size_is_set(e) && size > 0 && (uint64_t)size > x->lim.max_bytes - x->bytes)
-		return dew_error_set_code(err, EFBIG,
-			      "%" PRId64 " bytes do not fit in the remaining %" PRIu64 " of %" PRIu64,
-			      (int64_t)size, x->lim.max_bytes - x->bytes, x->lim.max_bytes);
+		return dew_error_set_code(
+			err, EFBIG, "%" PRId64 " bytes do not fit in the remaining %" PRIu64 " of %" PRIu64,
+			(int64_t)size, x->lim.max_bytes - x->bytes, x->lim.max_bytes);
 	if (!x->tree)
 		return copy_data(x, -1, e, err);
 	cleanup_close int fd = dewrt__tree_create(x->tree, path, err);
@@ -219,23 +146,6 @@ static int extract_file(struct extract *x, const char *path, struct archive_entr
 	return 0;
 }
 
-/* The name of a file type we refuse. */
-static const char *type_name(mode_t type)
-{
-	switch (type) {
-	case AE_IFCHR:
-		return "character device";
-	case AE_IFBLK:
-		return "block device";
-	case AE_IFIFO:
-		return "fifo";
-	case AE_IFSOCK:
-		return "socket";
-	default:
-		return "unknown file type";
-	}
-}
-
 /* Check one entry, and in the second pass create it. */
 static int extract_entry(struct extract *x, struct archive_entry *e, const char *raw, struct dew_error **err)
 {
@@ -244,18 +154,16 @@ static int extract_entry(struct extract *x, struct archive_entry *e, const char 
 	const char *hardlink = archive_entry_hardlink(e);
 	const char *symlink = archive_entry_symlink(e);
 	mode_t type = archive_entry_filetype(e);
-	int n, tn;
-	const char *why = normalize(raw, &path, &n);
+	size_t n;
+	enum dew_path_refusal why = dew_archive_path_normalise(raw, &name_limits, &path, &n);
 
-	if (why)
-		return dew_error_set_code(err, EINVAL, "%s", why);
-	if (n == 0 && type == AE_IFDIR && !hardlink)
+	if (why == DEW_PATH_ROOT && type == AE_IFDIR && !hardlink)
 		return 0; /* "./": the root, which keeps its own mode */
-	if (n == 0)
-		return dew_error_set_code(err, EINVAL, "empty name");
+	if (why)
+		return dew_error_set_code(err, EINVAL, "%s", dew_archive_refusal(why, DEW_ARCHIVE_EXTRACT));
 	/* No device may reach a container through an app; fifos and sockets have no use there. */
 	if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-		return dew_error_set_code(err, EINVAL, "%s not allowed", type_name(type));
+		return dew_error_set_code(err, EINVAL, "%s not allowed", dew_archive_type_name(type));
 	if (!hardlink && type == AE_IFREG)
 		return extract_file(x, path, e, err);
 	/* Data that libarchive will skip must still be decompressed: it counts against the budget. */
@@ -266,10 +174,10 @@ static int extract_entry(struct extract *x, struct archive_entry *e, const char 
 	}
 	if (hardlink) {
 		cleanup_free char *shown = dewrt__printable(hardlink);
-		why = normalize(hardlink, &target, &tn);
-		if (why || tn == 0)
+		why = dew_archive_path_normalise(hardlink, &name_limits, &target, NULL);
+		if (why)
 			return dew_error_set_code(err, EINVAL, "hard link target `%s`: %s", shown,
-				      why ? why : "empty name");
+						  dew_archive_refusal(why, DEW_ARCHIVE_EXTRACT));
 		return x->tree ? dewrt__tree_link(x->tree, path, target, err) : 0;
 	}
 	if (type == AE_IFDIR)
@@ -278,10 +186,11 @@ static int extract_entry(struct extract *x, struct archive_entry *e, const char 
 	 * Symlinks are created (apps need them) but must resolve inside the tree: the container
 	 * and the DEA will follow them later. The controller refuses the same on upload.
 	 */
-	why = symlink_escapes(symlink, n - 1);
+	why = dew_archive_symlink_check(symlink, n - 1, PATH_MAX - 1);
 	if (why) {
 		cleanup_free char *shown = dewrt__printable(symlink);
-		return dew_error_set_code(err, EINVAL, "%s (`%s`)", why, shown);
+		return dew_error_set_code(err, EINVAL, "%s (`%s`)",
+					  dew_archive_refusal(why, DEW_ARCHIVE_EXTRACT), shown);
 	}
 	return x->tree ? dewrt__tree_symlink(x->tree, path, symlink, err) : 0;
 }
@@ -297,16 +206,17 @@ static int extract_all(struct extract *x, struct dew_error **err)
 		/* WARN covers names not convertible to the locale: we take their bytes as they are. */
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
 			if (prev)
-				return dew_error_set_code(err, EINVAL, "read archive after entry `%s`: %s", prev,
-					      archive_error_string(x->a));
-			return dew_error_set_code(err, EINVAL, "read archive: %s", archive_error_string(x->a));
+				return dew_error_set_code(err, EINVAL, "read archive after entry `%s`: %s",
+							  prev, archive_error_string(x->a));
+			return dew_error_set_code(err, EINVAL, "read archive: %s",
+						  archive_error_string(x->a));
 		}
 		const char *raw = archive_entry_pathname(e);
 		free(prev);
 		prev = dewrt__printable(raw);
 		if (++x->entries > x->lim.max_entries)
-			return dew_error_set_code(err, EFBIG, "entry `%s`: more than %" PRIu64 " entries", prev,
-				      x->lim.max_entries);
+			return dew_error_set_code(err, EFBIG, "entry `%s`: more than %" PRIu64 " entries",
+						  prev, x->lim.max_entries);
 		r = extract_entry(x, e, raw, err);
 		if (r < 0)
 			return dew_error_prefix(err, "entry `%s`", prev);

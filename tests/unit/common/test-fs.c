@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests of common/fs.c in a private temporary directory: atomic replacement (content,
- * mode, no temporary files left, old file intact on failure), mkdir -p and bounded reads.
+ * mode, no temporary files left, old file intact on failure), mkdir -p, bounded reads, whole
+ * writes and directory fsync.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,18 +23,6 @@
 #include "tap.h"
 #include "testutil.h"
 
-static char *slurp(const char *path)
-{
-	char *data = NULL;
-	struct dew_error *err = NULL;
-
-	if (dew_read_file(path, 1 << 20, &data, NULL, &err) < 0) {
-		tap_diag("%s", dew_error_msg(err));
-		dew_error_free(err);
-	}
-	return data;
-}
-
 static void test_atomic(const char *tmp)
 {
 	cleanup_free char *dir = xasprintf("%s/atomic", tmp);
@@ -43,13 +32,13 @@ static void test_atomic(const char *tmp)
 
 	mkdir(dir, 0755);
 	tap_is_int(dew_write_file_atomic(path, "old", 3, 0640, &err), 0, "atomic write creates a file");
-	char *s = slurp(path);
+	char *s = test_slurp(path, NULL);
 	tap_is_str(s, "old", "content written");
 	free(s);
 	tap_ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640, "mode 0640 applied");
 
 	tap_is_int(dew_write_file_atomic(path, "new content", 11, 0600, &err), 0, "atomic write replaces");
-	s = slurp(path);
+	s = test_slurp(path, NULL);
 	tap_is_str(s, "new content", "content replaced");
 	free(s);
 	tap_ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600, "mode 0600 applied");
@@ -141,7 +130,7 @@ static void test_atomic_failures(const char *tmp)
 	else
 		tap_is_int(r, -EACCES, "read-only directory refuses");
 	chmod(dir, 0755);
-	char *s = slurp(path);
+	char *s = test_slurp(path, NULL);
 	tap_is_str(s, "precious", "old file intact after failures");
 	free(s);
 	tap_is_int(test_count_entries(dir), 2, "still no temporary files");
@@ -221,28 +210,43 @@ static void test_read(const char *tmp)
 	free(data);
 }
 
-static void remove_tree(const char *path)
+static void test_write_all(const char *tmp)
 {
-	cleanup_free char *cmd = xasprintf("rm -rf '%s'", path);
-	if (system(cmd) != 0)
-		tap_diag("could not remove %s", path);
+	cleanup_free char *path = xasprintf("%s/writes", tmp);
+	cleanup_free char *missing = xasprintf("%s/no-such-dir", tmp);
+	struct dew_error *err = NULL;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	tap_is_int(dew_write_all(fd, "hello world", 11), 0, "write all");
+	tap_is_int(dew_pwrite_all(fd, "W", 1, 6), 0, "pwrite all at an offset");
+	tap_is_int(dew_pwrite_all(fd, "!", 1, 13), 0, "pwrite all past the end");
+	tap_is_int(dew_pwrite_all(fd, "x", 1, -1), -EINVAL, "a negative offset is EINVAL");
+	tap_is_int(dew_write_all(fd, "", 0), 0, "an empty write");
+	close(fd);
+	size_t len = 0;
+	char *s = test_slurp(path, &len);
+	tap_ok(s && len == 14 && memcmp(s, "hello World\0\0!", 14) == 0, "the file holds every write");
+	free(s);
+	tap_is_int(dew_write_all(fd, "x", 1), -EBADF, "a closed fd is EBADF");
+
+	tap_is_int(dew_fsync_dir(tmp, &err), 0, "fsync a directory");
+	tap_is_int(dew_fsync_dir(missing, &err), -ENOENT, "fsync a missing directory");
+	tap_has_str(dew_error_msg(err), missing, "the message names it");
+	dew_error_clear(&err);
 }
 
 int main(void)
 {
-	const char *base = getenv("TMPDIR");
-	cleanup_free char *tmpl = xasprintf("%s/dew-test-fs.XXXXXX", base && *base ? base : "/tmp");
+	const char *tmp = test_tmpdir("fs");
 
-	if (!mkdtemp(tmpl)) {
-		tap_ok(false, "mkdtemp %s: %s", tmpl, strerror(errno));
+	if (!tmp)
 		return tap_done();
-	}
 	/* Traversable by the unprivileged child of write_unprivileged(). */
-	chmod(tmpl, 0711);
-	test_atomic(tmpl);
-	test_atomic_failures(tmpl);
-	test_mkdir(tmpl);
-	test_read(tmpl);
-	remove_tree(tmpl);
+	chmod(tmp, 0711);
+	test_atomic(tmp);
+	test_atomic_failures(tmp);
+	test_mkdir(tmp);
+	test_read(tmp);
+	test_write_all(tmp);
 	return tap_done();
 }

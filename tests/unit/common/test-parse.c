@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests of common/parse.c: every parser on good input, bad input (including leading and
- * trailing blanks and trailing garbage) and overflow.
+ * trailing blanks, trailing garbage and, for canonical digits, leading zeros) and overflow.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "parse.h"
 #include "tap.h"
@@ -69,6 +71,47 @@ static void test_uint64(void)
 		int r = dew_parse_uint64(cases[i].in, &v);
 		tap_is_int(r, cases[i].ret, "uint64 `%s` returns %d", cases[i].in, cases[i].ret);
 		tap_ok(v == (r == 0 ? cases[i].want : 99), "uint64 `%s` value", cases[i].in);
+	}
+}
+
+static void test_digits(void)
+{
+	static const struct {
+		const char *in;
+		size_t len; /* of in, unless 0 */
+		uint64_t max;
+		int ret;
+		uint64_t want;
+	} cases[] = {
+		{ "0", 0, 10, 0, 0 },
+		{ "7", 0, 7, 0, 7 },
+		{ "8", 0, 7, -ERANGE, 0 },
+		{ "1000", 0, 1000, 0, 1000 },
+		{ "1001", 0, 1000, -ERANGE, 0 },
+		{ "9223372036854775807", 0, INT64_MAX, 0, INT64_MAX },
+		{ "9223372036854775808", 0, INT64_MAX, -ERANGE, 0 },
+		{ "18446744073709551615", 0, UINT64_MAX, 0, UINT64_MAX },
+		{ "18446744073709551616", 0, UINT64_MAX, -ERANGE, 0 },
+		{ "123$rest", 3, UINT64_MAX, 0, 123 }, /* only len bytes are read */
+		{ "12", 1, UINT64_MAX, 0, 1 },
+		{ "", 0, UINT64_MAX, -EINVAL, 0 },
+		{ "007", 0, UINT64_MAX, -EINVAL, 0 }, /* one spelling per number */
+		{ "00", 0, UINT64_MAX, -EINVAL, 0 },
+		{ "-1", 0, UINT64_MAX, -EINVAL, 0 },
+		{ "+1", 0, UINT64_MAX, -EINVAL, 0 },
+		{ " 1", 0, UINT64_MAX, -EINVAL, 0 },
+		{ "1 ", 0, UINT64_MAX, -EINVAL, 0 },
+		{ "1a", 0, UINT64_MAX, -EINVAL, 0 },
+		{ "99999999999999999999999x", 0, UINT64_MAX, -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t v = 99;
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
+		int r = dew_parse_digits(cases[i].in, len, cases[i].max, &v);
+		tap_is_int(r, cases[i].ret, "digits `%.*s` (max %" PRIu64 ") returns %d", (int)len,
+			   cases[i].in, cases[i].max, cases[i].ret);
+		tap_ok(v == (r == 0 ? cases[i].want : 99), "digits `%.*s` value", (int)len, cases[i].in);
 	}
 }
 
@@ -248,6 +291,7 @@ int main(void)
 {
 	test_int64();
 	test_uint64();
+	test_digits();
 	test_bool();
 	test_size();
 	test_duration();

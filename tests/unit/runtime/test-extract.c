@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,121 +26,54 @@
 #include "error.h"
 #include "fs.h"
 #include "tap.h"
+#include "testarchive.h"
 #include "testutil.h"
 
 enum fmt { TAR, TAR_GZ, TAR_ZST, ZIP };
 static const char *const fmt_names[] = { "tar", "tar.gz", "tar.zst", "zip" };
 
-/* One archive entry; type 0 means a regular file. */
-struct ent {
-	const char *name;
-	mode_t type;
-	mode_t perm;
-	const char *data; /* NUL-terminated content, or NULL */
-	const char *link; /* symlink target */
-	const char *hard; /* hard link target */
-	dev_t rdev;
-};
-
-static char *tmp;      /* the private temporary directory */
-static char *arcdir;   /* archives are built here */
-static char *sentinel; /* beside the target; must never change */
-static char *out;      /* the extraction target */
+static const char *tmp; /* the private temporary directory */
+static char *arcdir;	/* archives are built here */
+static char *sentinel;	/* beside the target; must never change */
+static char *out;	/* the extraction target */
 static int n_refusals;
 
 #define MTIME 1700000000
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void remove_tree(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void cleanup_tmp(void)
-{
-	if (tmp)
-		remove_tree(tmp);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	char *data = NULL;
-	struct dew_error *err = NULL;
-
-	if (dew_read_file(path, 64 << 20, &data, len, &err) < 0)
-		dew_error_free(err);
-	return data;
-}
-
 /* Open a writer for fmt on path; the caller adds entries. */
 static struct archive *writer(const char *path, enum fmt f)
 {
-	struct archive *a = archive_write_new();
+	static const struct {
+		const char *name, *level;
+	} filters[] = { [TAR] = { NULL, NULL },
+			[TAR_GZ] = { "gzip", "9" },
+			[TAR_ZST] = { "zstd", "1" },
+			[ZIP] = { NULL, NULL } };
+	struct archive *a = test_archive_writer(f == ZIP, filters[f].name);
 
-	if (f == ZIP)
-		archive_write_set_format_zip(a);
-	else
-		archive_write_set_format_pax_restricted(a);
-	if (f == TAR_GZ) {
-		archive_write_add_filter_gzip(a);
-		archive_write_set_filter_option(a, "gzip", "compression-level", "9");
-	} else if (f == TAR_ZST) {
-		archive_write_add_filter_zstd(a);
-		archive_write_set_filter_option(a, "zstd", "compression-level", "1");
-	}
-	archive_write_set_bytes_in_last_block(a, 1);
+	if (filters[f].level)
+		archive_write_set_filter_option(a, filters[f].name, "compression-level", filters[f].level);
 	if (archive_write_open_filename(a, path) != ARCHIVE_OK)
 		tap_diag("open %s: %s", path, archive_error_string(a));
 	return a;
 }
 
-/* Add a header (and size bytes of data from data, when not NULL) to a. */
-static void add(struct archive *a, struct archive_entry *e, const struct ent *x, const char *data,
+/* Add a header with the fixed mtime (and size bytes of data from data, when not NULL) to a. */
+static void add(struct archive *a, struct archive_entry *e, const struct test_ent *x, const char *data,
 		size_t size)
 {
-	archive_entry_clear(e);
-	archive_entry_set_pathname(e, x->name);
-	archive_entry_set_filetype(e, x->type ? x->type : AE_IFREG);
-	archive_entry_set_perm(e, x->perm ? x->perm : 0644);
-	archive_entry_set_mtime(e, MTIME, 0);
-	archive_entry_set_size(e, (la_int64_t)size);
-	if (x->link)
-		archive_entry_set_symlink(e, x->link);
-	if (x->hard) {
-		archive_entry_set_hardlink(e, x->hard);
-		archive_entry_set_size(e, 0);
-	}
-	if (x->rdev)
-		archive_entry_set_rdev(e, x->rdev);
-	if (archive_write_header(a, e) < ARCHIVE_WARN)
-		tap_diag("write header `%s`: %s", x->name, archive_error_string(a));
-	if (data && size && archive_write_data(a, data, size) < 0)
-		tap_diag("write data `%s`: %s", x->name, archive_error_string(a));
+	test_archive_add(a, e, x, MTIME, data, size);
 }
 
 /* Build archive arcdir/name from ents; returns its path (caller frees). */
-static char *build(const char *name, enum fmt f, const struct ent *ents, size_t n)
+static char *build(const char *name, enum fmt f, const struct test_ent *ents, size_t n)
 {
 	char *path = xasprintf("%s/%s", arcdir, name);
 	struct archive *a = writer(path, f);
 	struct archive_entry *e = archive_entry_new();
 
-	for (size_t i = 0; i < n; i++) {
-		const char *d = ents[i].data;
-		add(a, e, &ents[i], d, d && !ents[i].type && !ents[i].hard ? strlen(d) : 0);
-	}
+	for (size_t i = 0; i < n; i++)
+		add(a, e, &ents[i], ents[i].data, test_ent_size(&ents[i]));
 	archive_entry_free(e);
 	if (archive_write_close(a) != ARCHIVE_OK)
 		tap_diag("close %s: %s", path, archive_error_string(a));
@@ -153,7 +85,7 @@ static char *build(const char *name, enum fmt f, const struct ent *ents, size_t 
 static void check_sentinel(const char *what, bool target_exists)
 {
 	cleanup_free char *keep = xasprintf("%s/keep", sentinel);
-	cleanup_free char *data = slurp(keep, NULL);
+	cleanup_free char *data = test_slurp(keep, NULL);
 
 	tap_ok(test_count_entries(sentinel) == 1 && data && strcmp(data, "precious\n") == 0,
 	       "%s: the sentinel directory is untouched", what);
@@ -187,10 +119,10 @@ static void refused(const char *what, const char *arc, const struct dewrt_extrac
 	tap_diag("%s: %s", what, dew_error_msg(err));
 	check_untouched(what, precreated);
 	dew_error_free(err);
-	remove_tree(out);
+	test_remove_tree(out);
 }
 
-static void refuse_entries(const char *what, const struct ent *ents, size_t n, const char *needle)
+static void refuse_entries(const char *what, const struct test_ent *ents, size_t n, const char *needle)
 {
 	cleanup_free char *arc = build("hostile.tar", TAR, ents, n);
 
@@ -200,7 +132,7 @@ static void refuse_entries(const char *what, const struct ent *ents, size_t n, c
 
 #define REFUSE(what, needle, ...)                                                                            \
 	do {                                                                                                 \
-		const struct ent ents_[] = { __VA_ARGS__ };                                                  \
+		const struct test_ent ents_[] = { __VA_ARGS__ };                                             \
 		refuse_entries(what, ents_, DEW_ARRAY_SIZE(ents_), needle);                                  \
 	} while (0)
 
@@ -223,7 +155,7 @@ static char *big_data;
 static void check_file(const char *what, const char *rel, const char *want, mode_t mode)
 {
 	cleanup_free char *path = xasprintf("%s/%s", out, rel);
-	cleanup_free char *got = slurp(path, NULL);
+	cleanup_free char *got = test_slurp(path, NULL);
 	struct stat st;
 
 	tap_ok(got && strcmp(got, want) == 0, "%s: `%s` is byte-exact", what, rel);
@@ -255,7 +187,7 @@ static void check_link(const char *what, const char *rel, const char *want)
 static void test_normal(enum fmt f)
 {
 	const char *what = fmt_names[f];
-	const struct ent ents[] = {
+	const struct test_ent ents[] = {
 		{ .name = "./", .type = AE_IFDIR, .perm = 0700 },
 		{ .name = "app/", .type = AE_IFDIR, .perm = 0755 },
 		{ .name = "app/bin/", .type = AE_IFDIR, .perm = 0750 },
@@ -302,7 +234,7 @@ static void test_normal(enum fmt f)
 		       "%s: hard link shares the inode", what);
 	}
 	check_sentinel(what, true);
-	remove_tree(out);
+	test_remove_tree(out);
 	unlink(arc);
 }
 
@@ -329,7 +261,7 @@ static void test_names(void)
 	REFUSE("too deep", "nested too deep", { .name = deep, .data = "x" });
 	REFUSE("empty name", "entry ``: empty name", { .name = "", .data = "x" });
 	REFUSE("name that is only dots", "entry `./.`: empty name", { .name = "./.", .data = "x" });
-	const struct ent zipx[] = { { .name = "../zipx", .data = "x" } };
+	const struct test_ent zipx[] = { { .name = "../zipx", .data = "x" } };
 	cleanup_free char *zip = build("hostile.zip", ZIP, zipx, 1);
 	refused("zip dotdot", zip, NULL, "entry `../zipx`: path escapes the target directory");
 	unlink(zip);
@@ -449,23 +381,23 @@ static void test_special(void)
 static void test_entry_bomb(void)
 {
 	cleanup_free char *arc = xasprintf("%s/entries.tar.zst", arcdir);
-	double t0 = now();
+	double t0 = test_now();
 	struct archive *a = writer(arc, TAR_ZST);
 	struct archive_entry *e = archive_entry_new();
 	char name[32];
 
 	for (int i = 0; i < 1000001; i++) {
 		snprintf(name, sizeof name, "e%07d", i);
-		add(a, e, &(struct ent){ .name = name }, NULL, 0);
+		add(a, e, &(struct test_ent){ .name = name }, NULL, 0);
 	}
 	archive_entry_free(e);
 	archive_write_close(a);
 	archive_write_free(a);
-	tap_diag("built 1,000,001 entries in %.2fs", now() - t0);
+	tap_diag("built 1,000,001 entries in %.2fs", test_now() - t0);
 
-	t0 = now();
+	t0 = test_now();
 	refused("1M entries", arc, NULL, "entry `e0100000`: more than 100000 entries");
-	double dt = now() - t0;
+	double dt = test_now() - t0;
 	tap_diag("1M entries refused in %.2fs", dt);
 	tap_ok(dt < 5, "1M entries: refused in %.2fs (under 5s)", dt);
 
@@ -490,7 +422,7 @@ static void test_ratio_bomb(enum fmt f)
 	struct dew_error *err = NULL;
 	struct stat st;
 
-	add(a, e, &(struct ent){ .name = "zeros" }, NULL, 200 << 20);
+	add(a, e, &(struct test_ent){ .name = "zeros" }, NULL, 200 << 20);
 	for (int i = 0; i < 200; i++)
 		archive_write_data(a, zeros, sizeof zeros);
 	archive_entry_free(e);
@@ -505,9 +437,9 @@ static void test_ratio_bomb(enum fmt f)
 	lim.rlim_cur = cap;
 	signal(SIGXFSZ, SIG_IGN);
 	setrlimit(RLIMIT_FSIZE, &lim);
-	double t0 = now();
+	double t0 = test_now();
 	int r = dewrt_extract(arc, out, NULL, &err);
-	double dt = now() - t0;
+	double dt = test_now() - t0;
 	setrlimit(RLIMIT_FSIZE, &old);
 	signal(SIGXFSZ, SIG_DFL);
 
@@ -526,8 +458,8 @@ static void test_ratio_bomb(enum fmt f)
 /* Size budget: a declared size over what remains is refused before a byte is written. */
 static void test_size_limit(void)
 {
-	const struct ent ents[] = { { .name = "small", .data = "0123456789" },
-				    { .name = "big", .data = big_data } };
+	const struct test_ent ents[] = { { .name = "small", .data = "0123456789" },
+					 { .name = "big", .data = big_data } };
 	cleanup_free char *arc = build("size.tar", TAR, ents, 2);
 	const struct dewrt_extract_limits lim = { .max_bytes = 1000 };
 
@@ -539,7 +471,7 @@ static void test_size_limit(void)
 /* Truncated and garbage archives, a non-empty target and a symlink as the target. */
 static void test_broken(void)
 {
-	const struct ent ents[] = { { .name = "a", .data = "a" }, { .name = "big", .data = big_data } };
+	const struct test_ent ents[] = { { .name = "a", .data = "a" }, { .name = "big", .data = big_data } };
 	cleanup_free char *arc = build("trunc.tar.gz", TAR_GZ, ents, 2);
 	struct stat st;
 
@@ -560,7 +492,7 @@ static void test_broken(void)
 	refused("garbage", arc, NULL, "read archive");
 	unlink(arc);
 
-	const struct ent one[] = { { .name = "x", .data = "x" } };
+	const struct test_ent one[] = { { .name = "x", .data = "x" } };
 	cleanup_free char *ok = build("one.tar", TAR, one, 1);
 	cleanup_free char *mine = xasprintf("%s/mine", out);
 	struct dew_error *err = NULL;
@@ -568,11 +500,11 @@ static void test_broken(void)
 	dew_write_file_atomic(mine, "mine\n", 5, 0644, NULL);
 	tap_ok(dewrt_extract(ok, out, NULL, &err) == -ENOTEMPTY, "non-empty target: refused");
 	tap_has_str(dew_error_msg(err), "Directory not empty", "non-empty target: message says why");
-	cleanup_free char *data = slurp(mine, NULL);
+	cleanup_free char *data = test_slurp(mine, NULL);
 	tap_ok(test_count_entries(out) == 1 && data && strcmp(data, "mine\n") == 0,
 	       "non-empty target: left alone");
 	dew_error_clear(&err);
-	remove_tree(out);
+	test_remove_tree(out);
 
 	symlink(sentinel, out);
 	tap_ok(dewrt_extract(ok, out, NULL, &err) < 0, "symlink as the target: refused");
@@ -585,14 +517,9 @@ static void test_broken(void)
 
 int main(void)
 {
-	const char *base = getenv("TMPDIR");
-
-	tmp = xasprintf("%s/dew-test-extract.XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmp)) {
-		tap_ok(false, "mkdtemp %s: %s", tmp, strerror(errno));
+	tmp = test_tmpdir("extract");
+	if (!tmp)
 		return tap_done();
-	}
-	atexit(cleanup_tmp);
 	arcdir = xasprintf("%s/arc", tmp);
 	sentinel = xasprintf("%s/sentinel", tmp);
 	out = xasprintf("%s/out", tmp);

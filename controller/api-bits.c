@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+/*
+ * App bits (DESIGN.md section 9): POST /v1/resource_match answers which files the pool holds,
+ * PUT /v1/apps/:name/bits takes the rest as a multipart body streamed through upload.h (never
+ * held in memory), then builds the package on the thread pool. A package with the hash the app
+ * already has changes nothing (no restage); a new one makes the app PENDING again.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "controller.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+#include "upload.h"
+
+void api_resource_match(struct dew_http_req *req)
+{
+	struct cc *cc = api_cc(req);
+	struct cc_user u;
+	if (!api_auth(req, &u))
+		return;
+	cc_user_clear(&u);
+	cleanup_error struct dew_error *err = NULL;
+	json_auto_t *body = req->body_len ? dew_json_parse(req->body, req->body_len, &err) : NULL;
+	if (!body || !json_is_array(body)) {
+		api_error(req, 400, "the body must be a JSON array of {sha256, size, fn, mode}%s%s",
+			  err ? ": " : "", err ? dew_error_msg(err) : "");
+		return;
+	}
+	json_t *hits = upload_resource_match(cc->blobs, body, &err);
+	if (!hits) {
+		api_error(req, err && err->code == EBADMSG ? 400 : 500, "%s", dew_error_msg(err));
+		return;
+	}
+	dew_http_respond_json(req, 200, hits);
+}
+
+/* One upload in flight: the request, the app it is for, the parser, then the worker. */
+struct bits_job {
+	uv_work_t work;
+	struct dew_http_req *req;
+	struct upload *upload;
+	int64_t app_id;
+	char *app_name;
+	char sha256[65];
+	uint64_t files;
+	int status; /* of upload_finish */
+	struct dew_error *err;
+	bool working;
+	bool aborted;
+};
+
+static void bits_job_free(struct bits_job *j)
+{
+	upload_free(j->upload);
+	free(j->app_name);
+	dew_error_free(j->err);
+	free(j);
+}
+
+/* The status an upload error maps to (upload.h). */
+static int bits_status(const struct dew_error *err)
+{
+	switch (err ? err->code : 0) {
+	case EBADMSG:
+		return 400;
+	case EFBIG:
+		return 413;
+	case EINVAL:
+	case ENOENT:
+		return 422;
+	default:
+		return 500;
+	}
+}
+
+static void bits_fail(struct bits_job *j)
+{
+	int status = bits_status(j->err);
+	if (status == 500)
+		dew_err("bits of %s: %s", j->app_name, dew_error_msg(j->err));
+	api_error(j->req, status, "%s", dew_error_msg(j->err));
+	bits_job_free(j);
+}
+
+static void bits_work(uv_work_t *w)
+{
+	struct bits_job *j = w->data;
+	j->status = upload_finish(j->upload, j->sha256, &j->files, &j->err);
+}
+
+static void bits_done(uv_work_t *w, int status)
+{
+	struct bits_job *j = w->data;
+	struct cc *cc = api_cc(j->req);
+	j->working = false;
+	if (j->aborted || j->status < 0) {
+		if (j->aborted) {
+			dew_http_respond(j->req, 499, NULL, NULL,
+					 0); /* releases the request; writes nothing */
+			bits_job_free(j);
+		} else {
+			bits_fail(j);
+		}
+		return;
+	}
+	struct store_app a = { 0 };
+	cleanup_error struct dew_error *err = NULL;
+	int r = store_app_get(cc->store, j->app_id, &a, &err);
+	bool changed = r == 0 && (!a.package_sha256 || strcmp(a.package_sha256, j->sha256) != 0);
+	if (r == 0 && changed) {
+		/* Retried on a concurrent change: the bits win over whatever else changed meanwhile. */
+		for (int tries = 0; tries < 3; tries++) {
+			free(a.package_sha256);
+			a.package_sha256 = xstrdup(j->sha256);
+			a.package_state = STORE_PACKAGE_PENDING;
+			free(a.droplet_sha256);
+			a.droplet_sha256 = NULL;
+			r = store_app_update(cc->store, &a, &err);
+			if (r != -ESTALE)
+				break;
+			store_app_clear(&a);
+			dew_error_free(steal_pointer(&err));
+			if ((r = store_app_get(cc->store, j->app_id, &a, &err)) < 0)
+				break;
+		}
+	}
+	if (r < 0) {
+		api_store_error(j->req, r, err, "app");
+	} else {
+		dew_info("bits of %s: package %.12s, %" PRIu64 " files%s", j->app_name, j->sha256, j->files,
+			 changed ? "" : " (unchanged)");
+		dew_http_respond_json(j->req, 201,
+				      json_pack("{s:s, s:I, s:b}", "package_sha256", j->sha256, "files",
+						(json_int_t)j->files, "changed", changed));
+	}
+	store_app_clear(&a);
+	bits_job_free(j);
+}
+
+int api_bits_body(struct dew_http_req *req, const char *data, size_t len)
+{
+	struct bits_job *j = req->data;
+	if (j && upload_feed(j->upload, data, len, &j->err) < 0) {
+		req->data = NULL;
+		bits_fail(j); /* answers: no further callback comes for req */
+	}
+	return 0;
+}
+
+void api_bits_end(struct dew_http_req *req)
+{
+	struct bits_job *j = req->data;
+	if (!j)
+		return;
+	j->working = true;
+	j->work.data = j;
+	if (uv_queue_work(api_cc(req)->loop, &j->work, bits_work, bits_done) < 0) {
+		j->working = false;
+		req->data = NULL;
+		dew_error_set(&j->err, ENOMEM, "could not queue the package build");
+		bits_fail(j);
+	}
+}
+
+static void bits_on_abort(struct dew_http_req *req)
+{
+	struct bits_job *j = req->data;
+	if (!j)
+		return;
+	if (j->working) {
+		j->aborted = true; /* bits_done releases it */
+		return;
+	}
+	req->data = NULL;
+	dew_http_respond(req, 499, NULL, NULL, 0);
+	bits_job_free(j);
+}
+
+void api_bits_begin(struct dew_http_req *req)
+{
+	struct cc *cc = api_cc(req);
+	struct cc_user u;
+	if (!api_auth(req, &u))
+		return;
+	struct store_app a = { 0 };
+	cleanup_error struct dew_error *err = NULL;
+	int r = store_app_get_by_name(cc->store, u.id, dew_http_param(req, "name"), &a, &err);
+	cc_user_clear(&u);
+	if (r < 0) {
+		api_store_error(req, r, err, "app");
+		return;
+	}
+	const struct upload_limits lim = {
+		.max_total = cc->cfg.max_upload,
+		.max_file = cc->cfg.max_upload_file,
+		.max_files = (uint64_t)cc->cfg.max_upload_files,
+	};
+	struct bits_job *j = xcalloc(1, sizeof(*j));
+	j->req = req;
+	j->app_id = a.id;
+	j->app_name = steal_pointer(&a.name);
+	store_app_clear(&a);
+	const char *ct = dew_http_header(req, "Content-Type");
+	if (upload_new(cc->blobs, ct ? ct : "", &lim, &j->upload, &j->err) < 0) {
+		bits_fail(j);
+		return;
+	}
+	req->data = j;
+	req->on_abort = bits_on_abort;
+}

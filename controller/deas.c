@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The DEAs as the controller hears them: dea.advertise feeds the pool (deapool.h); a DEA that
+ * missed advertise_ttl worth of advertisements is dropped; at start and on every reconnect the
+ * controller asks every DEA to advertise at once (dea.locate), so placement need not wait.
+ */
+#include <string.h>
+
+#include "controller.h"
+#include "deapool.h"
+#include "json.h"
+#include "log.h"
+
+enum { DEAS_ADVERTISE_MAX = 1 << 20 };
+
+static void deas_on_advertise(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)
+{
+	struct cc *cc = data;
+	cleanup_error struct dew_error *err = NULL;
+	/* Up to the bus's own payload limit: a DEA running thousands of apps advertises ~0.5 MB. */
+	json_auto_t *body = msg->len <= DEAS_ADVERTISE_MAX ? dew_json_parse(msg->data, msg->len, &err) : NULL;
+	if (!body || dea_pool_advertise(cc->deas, body, uv_now(cc->loop), &err) < 0) {
+		if (cc->n.bad_advertisements++ % 100 == 0)
+			dew_warn("dea.advertise: %s: dropped",
+				 err ? dew_error_msg(err) : "payload over 1 MiB");
+		return;
+	}
+	cc->n.advertisements++;
+}
+
+static void deas_on_expire(uv_timer_t *t)
+{
+	struct cc *cc = t->data;
+	dea_pool_expire(cc->deas, uv_now(cc->loop), cc->cfg.advertise_ttl_ms);
+}
+
+void deas_start(struct cc *cc)
+{
+	if (dew_bus_subscribe(cc->bus, "dea.advertise", NULL, deas_on_advertise, cc) == 0)
+		abort();
+	uv_timer_init(cc->loop, &cc->expire_timer);
+	cc->expire_timer.data = cc;
+	uint64_t every = cc->cfg.advertise_ttl_ms / 3 ? cc->cfg.advertise_ttl_ms / 3 : 1;
+	uv_timer_start(&cc->expire_timer, deas_on_expire, every, every);
+}
+
+void deas_stop(struct cc *cc)
+{
+	if (!uv_is_closing((uv_handle_t *)&cc->expire_timer))
+		uv_close((uv_handle_t *)&cc->expire_timer, NULL);
+}
