@@ -265,6 +265,16 @@ void dew__http_request_write(struct dew__http_request *r, char *data, size_t len
 	conn->ops->write(conn, data, len);
 }
 
+/* Bytes the transport still holds for the request's connection. */
+size_t dew_http_write_queue_size(const struct dew_http_req *req)
+{
+	struct dew_http_conn *conn = req->conn;
+
+	if (!conn || conn->closing || !conn->ops->queued)
+		return 0;
+	return conn->ops->queued(conn);
+}
+
 /* The response of r is complete: free r, then close or parse the next request. */
 void dew__http_request_done(struct dew__http_request *r)
 {

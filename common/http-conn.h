@@ -39,6 +39,8 @@ struct dew__http_conn_ops {
 	void (*set_timer)(struct dew_http_conn *conn, enum dew__http_timer t);
 	/* The wall clock for the Date header. NULL: time(NULL). */
 	time_t (*now)(struct dew_http_conn *conn);
+	/* Bytes written but not yet taken by the socket. NULL: 0 (everything goes out at once). */
+	size_t (*queued)(struct dew_http_conn *conn);
 };
 
 struct dew__http_conn_config {

@@ -157,6 +157,13 @@ static void ops_write(struct dew_http_conn *conn, char *data, size_t len)
 	}
 }
 
+static size_t ops_queued(struct dew_http_conn *conn)
+{
+	struct server_conn *sc = dew__http_conn_transport(conn);
+
+	return sc->handles_closed ? 0 : sc->tcp.write_queue_size;
+}
+
 static void ops_close(struct dew_http_conn *conn)
 {
 	conn_close_graceful(dew__http_conn_transport(conn));
@@ -229,6 +236,7 @@ static const struct dew__http_conn_ops tcp_ops = {
 	.set_reading = ops_set_reading,
 	.set_timer = ops_set_timer,
 	.now = NULL,
+	.queued = ops_queued,
 };
 
 static void format_addr(const struct sockaddr_storage *ss, char *out, size_t cap)

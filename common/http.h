@@ -22,12 +22,12 @@ struct dew_http_conn;
 
 /* Limits applied to every request; a zero field takes the default in brackets. */
 struct dew_http_limits {
-	size_t max_header_bytes;     /* request line + headers [16384] -> 431 (414 for the line alone) */
-	size_t max_headers;          /* header count [100] -> 431 */
-	size_t max_body;             /* body bytes [1 MiB] -> 413; a route may raise it */
-	uint64_t header_timeout_ms;  /* whole head must arrive in time [10000] -> 408 + close */
-	uint64_t idle_timeout_ms;    /* keep-alive idle [60000] -> close */
-	size_t max_connections;      /* [4096] further connections are closed at accept */
+	size_t max_header_bytes;    /* request line + headers [16384] -> 431 (414 for the line alone) */
+	size_t max_headers;	    /* header count [100] -> 431 */
+	size_t max_body;	    /* body bytes [1 MiB] -> 413; a route may raise it */
+	uint64_t header_timeout_ms; /* whole head must arrive in time [10000] -> 408 + close */
+	uint64_t idle_timeout_ms;   /* keep-alive idle [60000] -> close */
+	size_t max_connections;	    /* [4096] further connections are closed at accept */
 };
 
 /*
@@ -75,25 +75,25 @@ struct dew_http_route {
 };
 
 struct dew_http_req {
-	const char *method;   /* "GET" */
-	const char *target;   /* the raw request target, "/v1/apps?x=1" */
-	const char *path;     /* decoded path, "/v1/apps" */
-	const char *query;    /* raw query after '?', "" when none */
+	const char *method; /* "GET" */
+	const char *target; /* the raw request target, "/v1/apps?x=1" */
+	const char *path;   /* decoded path, "/v1/apps" */
+	const char *query;  /* raw query after '?', "" when none */
 	struct dew_http_header *headers;
 	size_t n_headers;
 	int http_major, http_minor;
-	bool keep_alive;       /* the connection stays open after the response */
+	bool keep_alive;	 /* the connection stays open after the response */
 	uint64_t content_length; /* UINT64_MAX when unknown (chunked) */
-	const char *body;      /* buffered routes: the whole body, NUL-terminated */
+	const char *body;	 /* buffered routes: the whole body, NUL-terminated */
 	size_t body_len;
 	const struct dew_http_route *route;
-	void *server_data;     /* the data given to the server */
-	void *data;            /* free for the handler */
+	void *server_data; /* the data given to the server */
+	void *data;	   /* free for the handler */
 	/* Called when the client goes away before the handler answered (streams, long polls);
 	 * the handler must still answer once to release req (see struct dew_http_route). */
 	void (*on_abort)(struct dew_http_req *req);
 	struct dew_http_conn *conn;
-	char remote_addr[64];  /* "127.0.0.1:5555" */
+	char remote_addr[64]; /* "127.0.0.1:5555" */
 };
 
 /* Header value by case-insensitive name, or NULL. */
@@ -118,6 +118,13 @@ void dew_http_respond_error(struct dew_http_req *req, int status, int code, cons
 void dew_http_stream_start(struct dew_http_req *req, int status, const char *content_type);
 void dew_http_stream_write(struct dew_http_req *req, const void *data, size_t len);
 void dew_http_stream_end(struct dew_http_req *req);
+
+/*
+ * Bytes of response the request's connection has queued but the socket has not taken yet (0 once
+ * the client went away). The server has no write backpressure of its own: a handler writing a
+ * large body checks this and waits while it is high (dew_http_send_file does).
+ */
+size_t dew_http_write_queue_size(const struct dew_http_req *req);
 
 /* The reason phrase of a status code ("Not Found"). */
 const char *dew_http_status_text(int status);

@@ -10,6 +10,7 @@
  *   api-apps.c    /v1/apps CRUD: validation, quotas, optimistic concurrency, default routes
  *   api-bits.c    /v1/resource_match, /v1/apps/:name/bits (streamed; packages built off the loop)
  *   api-info.c    /v1/info
+ *   api-internal.c /v1/internal/packages, /v1/internal/droplets (signed URIs, for DEAs)
  *   deas.c        dea.advertise into the DEA pool (deapool.h), expiry
  *   register.c    api.<domain> registered with the routers
  * and libcontroller (each part with its own unit test): store.h, auth.h, blobs.h, upload.h,
@@ -55,6 +56,7 @@ struct cc_config {
 	uint64_t max_upload;	  /* bytes of one app */
 	uint64_t max_upload_file; /* bytes of one file */
 	int64_t max_upload_files;
+	char *internal_secret; /* signs internal URIs; unset: random per start (main.c) */
 };
 
 struct cc_counters {
@@ -139,6 +141,19 @@ void api_bits_end(struct dew_http_req *req);
 /* api-info.c */
 
 void api_info(struct dew_http_req *req);
+
+/* api-internal.c: authenticated by a signature of method and path with internal_secret (auth.h),
+ * 403 otherwise. */
+
+#define API_DROPLET_MAX_BODY ((size_t)16 << 30)
+/* GET /v1/internal/packages/:sha256 and /v1/internal/droplets/:sha256: the blob, or 404. */
+void api_internal_package_get(struct dew_http_req *req);
+void api_internal_droplet_get(struct dew_http_req *req);
+/* PUT /v1/internal/droplets/:guid (streaming): the body becomes a droplet blob; with
+ * X-Droplet-Sha256 it must hash to that (422, nothing kept); 201 {sha256, size}. */
+void api_internal_droplet_put(struct dew_http_req *req);
+int api_internal_droplet_body(struct dew_http_req *req, const char *data, size_t len);
+void api_internal_droplet_end(struct dew_http_req *req);
 
 /* register.c */
 

@@ -24,6 +24,8 @@
 #include "random.h"
 #include "store.h"
 
+enum { CC_SECRET_MIN = 16, CC_SECRET_RANDOM = 32 };
+
 static const struct dew_conf_key cc_keys[] = {
 	DEW_DAEMON_CORE_KEYS(struct cc_config, "127.0.0.1:9022", "127.0.0.1:9024"),
 	{ "db", DEW_CONF_STRING, offsetof(struct cc_config, db), "/var/lib/dew/controller/dew.db", 0, 0, NULL,
@@ -60,6 +62,9 @@ static const struct dew_conf_key cc_keys[] = {
 	  INT64_MAX, NULL, "bytes of one file of an app" },
 	{ "max_upload_files", DEW_CONF_INT, offsetof(struct cc_config, max_upload_files), "65536", 1,
 	  10000000, NULL, "files of one app" },
+	{ "internal_secret", DEW_CONF_STRING, offsetof(struct cc_config, internal_secret), NULL, 0, 0, NULL,
+	  "HMAC key of the signed internal URIs (at least 16 bytes; unset: random at each start, so "
+	  "URIs handed out before a restart stop working)" },
 	{ "password_iterations", DEW_CONF_INT, offsetof(struct cc_config, password_iterations), "210000",
 	  1000, 10000000, NULL, "PBKDF2 iterations of new password hashes" },
 };
@@ -225,6 +230,17 @@ int main(int argc, char **argv)
 				"be empty\n");
 		dew_daemon_free(&cc.daemon);
 		return 2;
+	}
+	if (cc.cfg.internal_secret && strlen(cc.cfg.internal_secret) < CC_SECRET_MIN) {
+		fprintf(stderr, "dew-controller: internal_secret must hold at least %d bytes\n",
+			CC_SECRET_MIN);
+		dew_daemon_free(&cc.daemon);
+		return 2;
+	}
+	if (!cc.cfg.internal_secret) {
+		/* Only this process signs and checks its URIs; several controllers must share one. */
+		cc.cfg.internal_secret = xmalloc(2 * CC_SECRET_RANDOM + 1);
+		dew_random_hex(cc.cfg.internal_secret, CC_SECRET_RANDOM);
 	}
 	cc.deas = dea_pool_new();
 	dew_uuid4(cc.instance_id);

@@ -2,7 +2,7 @@
 /*
  * The DEA's instance file server: the token check, the resolution of a requested path beneath
  * an instance's directory (openat2, or a careful walk on kernels without it), JSON directory
- * listings, and files sent from the loop one 64 KiB chunk per iteration.
+ * listings, and files sent from the loop by dew_http_send_file (with backpressure).
  */
 #include "files.h"
 
@@ -24,25 +24,18 @@
 #include "alloc.h"
 #include "buf.h"
 #include "hmac.h"
+#include "http-file.h"
 #include "log.h"
 #include "parse.h"
 #include "sha256.h"
 
 enum {
-	FILES_CHUNK = 64 * 1024,
 	FILES_MAX_ENTRIES = 10000,     /* per listing; the rest is cut off (truncated: true) */
 	FILES_MAX_SYMLINKS = 40,       /* as the kernel's own limit */
 	FILES_MAX_DEPTH = 256,	       /* directories the fallback walk holds open */
 	FILES_MAX_WALK = 4 * PATH_MAX, /* the fallback walk's path after splicing in symlink targets */
 	FILES_EAGAIN_RETRIES = 16,
 };
-
-/*
- * The HTTP server has no write backpressure: what a handler writes is queued in memory until
- * the socket takes it. One response therefore carries at most this much; larger files (or tails)
- * are refused with 413, and `?tail=N` reaches the end of a bigger log.
- */
-static const uint64_t files_max_response = 64ULL << 20;
 
 /* ---- tokens ---- */
 
@@ -371,65 +364,6 @@ static void files_respond_top(struct dew_http_req *req, int root)
 
 /* ---- sending a file ---- */
 
-/* One file being sent: lives from the first chunk until its idle handle is closed. */
-struct files_send {
-	struct dew_http_req *req; /* NULL once answered (end of file, read error, client gone) */
-	uv_idle_t idle;
-	int fd;
-	uint64_t off, end;
-	char buf[FILES_CHUNK];
-};
-
-static void files_send_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-/* End the response (which releases req), then let go of the file and the idle handle. */
-static void files_send_finish(struct files_send *s)
-{
-	struct dew_http_req *req = s->req;
-
-	if (!req)
-		return;
-	s->req = NULL;
-	dew_http_stream_end(req);
-	close(s->fd);
-	s->fd = -1;
-	/* s stays valid until the close callback: a caller up the stack may still look at it. */
-	uv_close((uv_handle_t *)&s->idle, files_send_closed);
-}
-
-/* The client went away: answer (which only releases the request) and stop. */
-static void files_send_abort(struct dew_http_req *req)
-{
-	files_send_finish(req->data);
-}
-
-/* One chunk per loop iteration, so a big file never holds the loop for long. */
-static void files_send_chunk(uv_idle_t *idle)
-{
-	struct files_send *s = idle->data;
-	uint64_t left = s->end - s->off;
-	size_t want = left < FILES_CHUNK ? (size_t)left : FILES_CHUNK;
-	ssize_t n = want ? pread(s->fd, s->buf, want, (off_t)s->off) : 0;
-
-	if (n < 0 && errno == EINTR)
-		return;
-	if (n <= 0) {
-		/* Short of end: the file shrank (or failed) while being sent; the body ends early. */
-		if (n < 0)
-			dew_warn("files: read: %s", strerror(errno));
-		files_send_finish(s);
-		return;
-	}
-	s->off += (uint64_t)n;
-	dew_http_stream_write(s->req, s->buf, (size_t)n);
-	/* The write may have found the client gone: on_abort has then finished s already. */
-	if (s->req && s->off >= s->end)
-		files_send_finish(s);
-}
-
 static const char *files_content_type(const char *path)
 {
 	size_t len = strlen(path);
@@ -437,54 +371,6 @@ static const char *files_content_type(const char *path)
 	if (len >= 4 && (strcmp(path + len - 4, ".log") == 0 || strcmp(path + len - 4, ".txt") == 0))
 		return "text/plain; charset=utf-8";
 	return "application/octet-stream";
-}
-
-/* Send bytes [start, end) of regular file fd (owned): at once when small, else streamed. */
-static void files_send_start(struct dew_http_req *req, int fd, uint64_t start, uint64_t end, const char *path)
-{
-	const struct files_ctx *ctx = req->server_data;
-	const char *type = files_content_type(path);
-
-	dew_http_add_header(req, "X-Content-Type-Options", "nosniff");
-	if (end - start <= FILES_CHUNK) {
-		/* Small: one answer with a Content-Length. */
-		cleanup_free char *buf = xmalloc(FILES_CHUNK);
-		ssize_t n;
-		do
-			n = pread(fd, buf, (size_t)(end - start), (off_t)start);
-		while (n < 0 && errno == EINTR);
-		int e = errno;
-		close(fd);
-		if (n < 0)
-			files_respond_errno(req, -e, path);
-		else
-			dew_http_respond(req, 200, type, buf, (size_t)n);
-		return;
-	}
-	if (strcmp(req->method, "HEAD") == 0) {
-		close(fd);
-		dew_http_stream_start(req, 200, type);
-		dew_http_stream_end(req);
-		return;
-	}
-	if (!ctx->loop) {
-		close(fd);
-		dew_err("files: no loop in the file server's context");
-		dew_http_respond_error(req, 500, 500, "the file server cannot stream files");
-		return;
-	}
-	struct files_send *s = xzalloc(sizeof *s);
-	s->req = req;
-	s->fd = fd;
-	s->off = start;
-	s->end = end;
-	uv_idle_init(ctx->loop, &s->idle);
-	s->idle.data = s;
-	req->data = s;
-	/* Set before the head goes out: writing it may already find the client gone. */
-	req->on_abort = files_send_abort;
-	uv_idle_start(&s->idle, files_send_chunk);
-	dew_http_stream_start(req, 200, type);
 }
 
 /*
@@ -514,17 +400,10 @@ static void files_respond_file(struct dew_http_req *req, int fd, const char *pat
 		return;
 	}
 	uint64_t size = (uint64_t)st.st_size;
-	uint64_t start = n < size ? size - n : 0;
-	if (size - start > files_max_response) {
-		close(rfd);
-		dew_http_respond_error(req, 413, 413,
-				       "`%s`: %" PRIu64
-				       " bytes asked for; one response carries at most %" PRIu64
-				       " MiB: ask for the end with ?tail=N",
-				       path, size - start, files_max_response >> 20);
-		return;
-	}
-	files_send_start(req, rfd, start, size, path);
+	const struct files_ctx *ctx = req->server_data;
+
+	dew_http_add_header(req, "X-Content-Type-Options", "nosniff");
+	dew_http_send_file(req, ctx->loop, rfd, n < size ? size - n : 0, size, files_content_type(path));
 }
 
 /* ---- the route ---- */

@@ -32,7 +32,7 @@ struct files_ctx {
 	const char *(*instance_dir)(void *data, const char *instance_id);
 	void *data;
 	int64_t (*now)(void); /* Unix seconds (tests inject a clock); NULL: time(NULL) */
-	/* The HTTP server's loop: files over 64 KiB are sent from it, one chunk per iteration. */
+	/* The HTTP server's loop: files over 64 KiB are streamed from it (dew_http_send_file). */
 	uv_loop_t *loop;
 };
 

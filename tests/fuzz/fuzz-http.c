@@ -53,7 +53,7 @@ static time_t fz_now(struct dew_http_conn *conn)
 	return 1700000000;
 }
 
-static const struct dew__http_conn_ops fz_ops = { fz_write, fz_close, NULL, NULL, fz_now };
+static const struct dew__http_conn_ops fz_ops = { fz_write, fz_close, NULL, NULL, fz_now, NULL };
 
 static void root(struct dew_http_req *req)
 {

@@ -130,8 +130,9 @@ BUS_URL=nats://127.0.0.1:$bus_PORT
 dew_spawn rec python3 "$NC" record "$bus_PORT" "$REC"
 dew_wait_file "$REC.ready" 10 || dew_fail "the bus recorder did not start"
 
+INTERNAL_SECRET=test-internal-secret-0123456789
 CC_ARGS=(--bus "$BUS_URL" --db "$T/cc.db" --blobs-dir "$T/blobs" --domain dew.test --password-iterations 1000
-	--token-ttl 3s --quota-memory 1024 --quota-apps 3)
+	--token-ttl 3s --quota-memory 1024 --quota-apps 3 --internal-secret "$INTERNAL_SECRET")
 PW[admin]='admin password 1'
 out=$(echo "${PW[admin]}" | "$CC" "${CC_ARGS[@]}" --create-admin admin 2>&1)
 dew_assert_eq "$?" 0 "--create-admin admin exits 0"
@@ -475,6 +476,70 @@ expect 201 "an upload of matched resources only (no application part)"
 jcheck "$R" 'j["files"] == 3 and j["changed"] is True' "matched resources only: a package of 3 files"
 api R PUT /v1/apps/web/bits alice - --form-string "resources=$(resources "$T/app2")"
 jcheck "$R" 'j["package_sha256"] == "'"$PKG2"'" and j["changed"] is True' "back to the v2 package from the pool alone"
+
+# ---- internal URIs: signed (auth.h), no user token ---------------------------------------------
+
+# signed METHOD PATH [TTL]: PATH?expires=&sig= as the controller signs it (TTL seconds, may be < 0).
+signed() {
+	python3 -c 'import hashlib, hmac, sys, time
+method, path, secret, ttl = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+e = int(time.time()) + ttl
+sig = hmac.new(secret.encode(), ("%s %s\n%d" % (method, path, e)).encode(), hashlib.sha256).hexdigest()
+print("%s?expires=%d&sig=%s" % (path, e, sig))' "$1" "$2" "$INTERNAL_SECRET" "${3:-60}"
+}
+
+# fetch VAR URL_PATH FILE [CURL ARGS...]: the body into FILE, the status into VAR.
+fetch() {
+	local var=$1 path=$2 file=$3
+	shift 3
+	printf -v "$var" '%s' "$(curl -sS --max-time 20 -o "$file" -w '%{http_code}' "$@" "$CC_URL$path")"
+}
+
+fetch st "$(signed GET "/v1/internal/packages/$PKG2")" "$T/pkg.dl"
+dew_assert_eq "$st" 200 "a signed GET of web's package: 200"
+dew_assert_eq "$(sha256sum <"$T/pkg.dl" | cut -d' ' -f1)" "$PKG2" "the package downloaded is exactly the blob (sha256)"
+cmp -s "$T/pkg.dl" "$T/blobs/packages/$PKG2" || dew_fail "the download differs from the stored package"
+fetch st "$(signed GET "/v1/internal/packages/$PKG2")" "$T/pkg.head" -I
+dew_assert_eq "$st" 200 "HEAD with a signed GET URI: 200"
+dew_http R "$CC_URL/v1/internal/packages/$PKG2"
+expect 403 "an unsigned package download" "signature"
+dew_http R "$CC_URL$(signed GET "/v1/internal/packages/$PKG2" -10)"
+expect 403 "an expired signature" "expired"
+dew_http R "$CC_URL$(signed PUT "/v1/internal/packages/$PKG2")"
+expect 403 "a signature made for PUT, used for GET" "signature"
+dew_http R "$CC_URL$(signed GET "/v1/internal/packages/$PKG1" | sed "s|$PKG1|$PKG2|")"
+expect 403 "another package's signature" "signature"
+dew_http R "$CC_URL$(signed GET "/v1/internal/droplets/$PKG2")"
+expect 404 "a signed GET of a droplet that does not exist" "droplet"
+api R GET "/v1/internal/packages/$PKG2" alice
+expect 403 "a user token does not open internal URIs" "signature"
+
+# Droplets: uploaded by a signed PUT, the controller hashing what it stores.
+head -c 300000 /dev/urandom >"$T/droplet.tgz"
+head -c 200000 /dev/urandom >"$T/other.tgz"
+DROP=$(sha256sum <"$T/droplet.tgz" | cut -d' ' -f1)
+OTHER=$(sha256sum <"$T/other.tgz" | cut -d' ' -f1)
+dew_http R "$CC_URL/v1/internal/droplets/app-1" -X PUT --data-binary "@$T/droplet.tgz"
+expect 403 "an unsigned droplet upload" "signature"
+dew_http R "$CC_URL$(signed GET /v1/internal/droplets/app-1)" -X PUT --data-binary "@$T/droplet.tgz"
+expect 403 "a droplet upload signed for GET" "signature"
+dew_http R "$CC_URL$(signed PUT /v1/internal/droplets/app-1)" -X PUT -H "X-Droplet-Sha256: $DROP" \
+	--data-binary "@$T/droplet.tgz"
+expect 201 "a signed droplet upload with the right X-Droplet-Sha256"
+jcheck "$R" 'j["sha256"] == "'"$DROP"'" and j["size"] == 300000' "the answer names the droplet's hash and size"
+fetch st "$(signed GET "/v1/internal/droplets/$DROP")" "$T/drop.dl"
+dew_assert_eq "$st" 200 "a signed GET of the droplet: 200"
+cmp -s "$T/drop.dl" "$T/droplet.tgz" || dew_fail "the droplet downloaded differs from the one uploaded"
+dew_ok "the droplet downloaded is the one uploaded"
+dew_http R "$CC_URL$(signed PUT /v1/internal/droplets/app-1)" -X PUT -H "X-Droplet-Sha256: $DROP" \
+	--data-binary "@$T/other.tgz"
+expect 422 "a droplet whose body does not match X-Droplet-Sha256" "X-Droplet-Sha256"
+[ ! -e "$T/blobs/droplets/$OTHER" ] || dew_fail "the mismatched droplet was stored"
+dew_assert_eq "$(ls "$T/blobs/droplets" | wc -l)" 1 "nothing kept of the mismatched droplet"
+dew_assert_eq "$(ls -A "$T/blobs/tmp" | wc -l)" 0 "no temporary file left behind"
+dew_http R "$CC_URL$(signed PUT /v1/internal/droplets/app-1)" -X PUT --data-binary "@$T/other.tgz"
+expect 201 "a signed droplet upload without X-Droplet-Sha256"
+jcheck "$R" 'j["sha256"] == "'"$OTHER"'"' "the controller names it by the hash it computed"
 
 # Hostile uploads: clear 4xx, and web keeps its package.
 python3 - "$T" <<'PY'

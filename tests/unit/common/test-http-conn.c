@@ -49,7 +49,7 @@ static time_t h_now(struct dew_http_conn *conn)
 	return 1700000000;
 }
 
-static const struct dew__http_conn_ops ops = { h_write, h_close, h_set_reading, NULL, h_now };
+static const struct dew__http_conn_ops ops = { h_write, h_close, h_set_reading, NULL, h_now, NULL };
 
 /* ---- handlers ---- */
 
