@@ -7,6 +7,8 @@
  * Updates are optimistic: a client sends the revision it read (If-Match: "<revision>" -> 412 on
  * a mismatch, or "revision" in the body -> 409); GET answers an ETag. A new app gets the route
  * <name>.<domain> unless it asks for none ("no_route": true) or names its own ("routes").
+ * Starting an app (or "restage": true) stages a PENDING package (staging.c); GET
+ * /v1/apps/:name/staging_log shows the last staging's log.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "controller.h"
 #include "json.h"
 #include "log.h"
@@ -542,9 +545,19 @@ void api_apps_update(struct dew_http_req *req)
 		api_error(req, 403, "%s", quota);
 		goto out;
 	}
-	/* Starting, or restarting ("restart": true), makes a new version of the instances. */
+	/* "restage": true stages the package again (when the app is or becomes STARTED). */
+	bool restage = json_is_true(json_object_get(body, "restage"));
+	if (restage) {
+		if (!a.package_sha256) {
+			api_error(req, 422, "field `restage`: app `%s` has no bits yet: upload them first",
+				  a.name);
+			goto out;
+		}
+		a.package_state = STORE_PACKAGE_PENDING;
+	}
+	/* Starting, restarting ("restart": true) or restaging makes a new version of the instances. */
 	if (a.state == STORE_APP_STARTED &&
-	    (old.state != STORE_APP_STARTED || json_is_true(json_object_get(body, "restart")))) {
+	    (old.state != STORE_APP_STARTED || restage || json_is_true(json_object_get(body, "restart")))) {
 		char v[37];
 		dew_uuid4(v);
 		free(a.version);
@@ -560,6 +573,7 @@ void api_apps_update(struct dew_http_req *req)
 		goto out;
 	}
 	apps_notify(cc, &a);
+	staging_maybe_start(cc, &a);
 	apps_respond(req, 200, &a, owner);
 out:
 	store_app_clear(&a);
@@ -585,9 +599,27 @@ void api_apps_delete(struct dew_http_req *req)
 		if (cc->bus)
 			dew_bus_publish_json(cc->bus, "dea.stop", NULL, stop);
 		apps_notify(cc, &a);
+		staging_forget(cc, a.guid);
 		dew_info("app %s (%s) deleted by %s", a.name, a.guid, u.name);
 		dew_http_respond(req, 204, NULL, NULL, 0);
 	}
+	store_app_clear(&a);
+	cc_user_clear(&u);
+}
+
+void api_apps_staging_log(struct dew_http_req *req)
+{
+	struct cc_user u;
+	struct store_app a = { 0 };
+	cleanup_free char *owner = NULL;
+	if (apps_load(req, &u, &a, &owner) < 0)
+		return;
+	struct dew_buf text = DEW_BUF_INIT;
+	if (staging_log_text(api_cc(req), a.guid, &text))
+		dew_http_respond(req, 200, "text/plain; charset=utf-8", text.data ? text.data : "", text.len);
+	else
+		api_error(req, 404, "app `%s` has not been staged since the controller started", a.name);
+	dew_buf_close(&text);
 	store_app_clear(&a);
 	cc_user_clear(&u);
 }

@@ -3,7 +3,8 @@
  * App bits (DESIGN.md section 9): POST /v1/resource_match answers which files the pool holds,
  * PUT /v1/apps/:name/bits takes the rest as a multipart body streamed through upload.h (never
  * held in memory), then builds the package on the thread pool. A package with the hash the app
- * already has changes nothing (no restage); a new one makes the app PENDING again.
+ * already has changes nothing (no restage); a new one makes the app PENDING again, and is staged
+ * at once when the app is STARTED (staging.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -134,6 +135,7 @@ static void bits_done(uv_work_t *w, int status)
 	} else {
 		dew_info("bits of %s: package %.12s, %" PRIu64 " files%s", j->app_name, j->sha256, j->files,
 			 changed ? "" : " (unchanged)");
+		staging_maybe_start(cc, &a); /* when the app is STARTED */
 		dew_http_respond_json(j->req, 201,
 				      json_pack("{s:s, s:I, s:b}", "package_sha256", j->sha256, "files",
 						(json_int_t)j->files, "changed", changed));

@@ -27,6 +27,7 @@ const struct dew_http_route api_routes[] = {
 	{ "PUT", "/v1/apps/:name", api_apps_update, NULL, NULL, 0 },
 	{ "DELETE", "/v1/apps/:name", api_apps_delete, NULL, NULL, 0 },
 	{ "POST", "/v1/resource_match", api_resource_match, NULL, NULL, API_MATCH_MAX_BODY },
+	{ "GET", "/v1/apps/:name/staging_log", api_apps_staging_log, NULL, NULL, 0 },
 	{ "PUT", "/v1/apps/:name/bits", api_bits_begin, api_bits_body, api_bits_end, API_BITS_MAX_BODY },
 	{ "GET", "/v1/internal/packages/:sha256", api_internal_package_get, NULL, NULL, 0 },
 	{ "GET", "/v1/internal/droplets/:sha256", api_internal_droplet_get, NULL, NULL, 0 },

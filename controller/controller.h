@@ -12,12 +12,14 @@
  *   api-info.c    /v1/info
  *   api-internal.c /v1/internal/packages, /v1/internal/droplets (signed URIs, for DEAs)
  *   deas.c        dea.advertise into the DEA pool (deapool.h), expiry
+ *   staging.c     `staging` requests to DEAs, their log rings, STAGED/FAILED
  *   register.c    api.<domain> registered with the routers
  * and libcontroller (each part with its own unit test): store.h, auth.h, blobs.h, upload.h,
  * deapool.h.
  *
  * Nothing here keeps state that several controllers on one store would disagree on, except the
- * DEA pool, which every controller builds from the same advertisements.
+ * DEA pool, which every controller builds from the same advertisements, and the stagings in
+ * flight (staging.c), which the store would have to hold for several controllers.
  */
 #ifndef DEW_CONTROLLER_H
 #define DEW_CONTROLLER_H
@@ -34,6 +36,9 @@
 struct store;
 struct blobs;
 struct dea_pool;
+struct dew_buf;
+struct staging;
+struct store_app;
 
 /* Section [controller] of dew.conf. */
 struct cc_config {
@@ -57,10 +62,13 @@ struct cc_config {
 	uint64_t max_upload_file; /* bytes of one file */
 	int64_t max_upload_files;
 	char *internal_secret; /* signs internal URIs; unset: random per start (main.c) */
+	char *internal_url;    /* how DEAs reach the API; unset: http://<api_host>:<port> */
+	uint64_t staging_timeout_ms;
 };
 
 struct cc_counters {
 	uint64_t auth_failures, advertisements, bad_advertisements;
+	uint64_t stagings_started, stagings_succeeded, stagings_failed;
 };
 
 struct cc {
@@ -81,6 +89,7 @@ struct cc {
 	bool bus_connected;
 	uint64_t start_ms;
 	struct cc_counters n;
+	struct staging *stagings; /* staging.c's table, one entry per app staged since start */
 };
 
 /* The user a request is authenticated as. */
@@ -126,6 +135,8 @@ void api_apps_create(struct dew_http_req *req);
 void api_apps_get(struct dew_http_req *req);
 void api_apps_update(struct dew_http_req *req);
 void api_apps_delete(struct dew_http_req *req);
+/* GET /v1/apps/:name/staging_log: the last staging's log lines as text/plain (404 when none). */
+void api_apps_staging_log(struct dew_http_req *req);
 
 /* api-bits.c */
 
@@ -161,6 +172,23 @@ void api_internal_droplet_end(struct dew_http_req *req);
 void register_start(struct cc *cc);
 void register_stop(struct cc *cc);
 void register_publish(struct cc *cc);
+
+/* staging.c (on the loop) */
+
+/*
+ * Stage a's package when a is STARTED with a PENDING package and that package is not staging
+ * already (a staging of an older package is abandoned). The outcome is written to the app in the
+ * store later (STAGED with the droplet, or FAILED with staging_error) unless the app has another
+ * package by then; droplet.updated follows a success.
+ */
+void staging_maybe_start(struct cc *cc, const struct store_app *a);
+/* Forget app guid's staging (abandoning one in flight) and its log. */
+void staging_forget(struct cc *cc, const char *guid);
+/* Free the table (at exit, after the bus closed). */
+void staging_free_all(struct cc *cc);
+size_t staging_in_flight(const struct cc *cc);
+/* Append the log lines of guid's last staging to out, one per line: false when it has none. */
+bool staging_log_text(struct cc *cc, const char *guid, struct dew_buf *out);
 
 /* deas.c */
 

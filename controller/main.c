@@ -65,6 +65,10 @@ static const struct dew_conf_key cc_keys[] = {
 	{ "internal_secret", DEW_CONF_STRING, offsetof(struct cc_config, internal_secret), NULL, 0, 0, NULL,
 	  "HMAC key of the signed internal URIs (at least 16 bytes; unset: random at each start, so "
 	  "URIs handed out before a restart stop working)" },
+	{ "internal_url", DEW_CONF_STRING, offsetof(struct cc_config, internal_url), NULL, 0, 0, NULL,
+	  "base URL DEAs fetch packages from and upload droplets to (unset: http://<api_host>:<port>)" },
+	{ "staging_timeout", DEW_CONF_DURATION, offsetof(struct cc_config, staging_timeout_ms), "15m", 1000,
+	  86400000, NULL, "a staging without a reply this long after the DEA's limit (+30 s) failed" },
 	{ "password_iterations", DEW_CONF_INT, offsetof(struct cc_config, password_iterations), "210000",
 	  1000, 10000000, NULL, "PBKDF2 iterations of new password hashes" },
 };
@@ -89,6 +93,14 @@ static void cc_metrics(struct dew_buf *out, void *data)
 			    cc->n.bad_advertisements);
 	dew_metrics_gauge(out, "dew_controller_deas", "DEAs in the placement pool.",
 			  (double)dea_pool_count(cc->deas));
+	dew_metrics_counter(out, "dew_controller_stagings_started_total", "staging requests sent.",
+			    cc->n.stagings_started);
+	dew_metrics_counter(out, "dew_controller_stagings_succeeded_total", "Packages staged.",
+			    cc->n.stagings_succeeded);
+	dew_metrics_counter(out, "dew_controller_stagings_failed_total", "Stagings that failed.",
+			    cc->n.stagings_failed);
+	dew_metrics_gauge(out, "dew_controller_stagings_in_flight", "staging requests awaiting a reply.",
+			  (double)staging_in_flight(cc));
 	dew_metrics_gauge(out, "dew_controller_bus_connected", "1 while connected to the bus.",
 			  cc->bus_connected);
 }
@@ -198,6 +210,9 @@ static int cc_start(struct cc *cc, struct dew_error **err)
 	if (dew_http_server_start(&cc->http, cc->loop, host, port, api_routes, api_n_routes, &limits, cc,
 				  err) < 0)
 		return -EIO;
+	if (!cc->cfg.internal_url)
+		cc->cfg.internal_url =
+			xasprintf("http://%s:%d", cc->cfg.api_host, dew_http_server_port(cc->http));
 	const struct dew_bus_options bo = {
 		.servers = cc->cfg.core.bus,
 		.name = "dew-controller",
@@ -264,6 +279,7 @@ int main(int argc, char **argv)
 	dew_notice("controller for *.%s: database %s (schema %d), blobs in %s", cc.cfg.domain, cc.cfg.db,
 		   store_schema_version(cc.store), cc.cfg.blobs_dir);
 	uv_run(cc.loop, UV_RUN_DEFAULT);
+	staging_free_all(&cc);
 	uv_loop_close(cc.loop);
 	dew_info("stopped");
 	r = 0;
