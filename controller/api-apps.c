@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actual.h"
 #include "alloc.h"
 #include "buf.h"
 #include "controller.h"
@@ -31,7 +32,6 @@ enum {
 	APP_ENV_MAX = 256,
 	APP_ENV_VALUE_MAX = 32 * 1024,
 	APP_ROUTES_MAX = 64,
-	APP_HOST_MAX = 253,
 	APP_DEFAULT_MEMORY = 256,
 	APP_DEFAULT_DISK = 1024,
 };
@@ -51,23 +51,6 @@ static bool apps_label_ok(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
 			return false;
-	return true;
-}
-
-/* A route host: dot-separated DNS labels, at most 253 bytes, lowercase. */
-static bool apps_host_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > APP_HOST_MAX)
-		return false;
-	for (const char *p = s; *p;) {
-		size_t len = strcspn(p, ".");
-		if (!apps_label_ok(p, len))
-			return false;
-		p += len;
-		if (*p == '.' && !*++p)
-			return false;
-	}
 	return true;
 }
 
@@ -268,6 +251,10 @@ static json_t *apps_json(struct cc *cc, const struct store_app *a, const char *o
 		routes, "state", app_states[a->state], "package_state", package_states[a->package_state],
 		"version", a->version, "revision", (json_int_t)a->revision, "created", (json_int_t)a->created,
 		"updated", (json_int_t)a->updated);
+	if (a->state == STORE_APP_STARTED)
+		json_object_set_new(j, "running_instances",
+				    json_integer((json_int_t)actual_count(cc->actual, a->guid, a->version,
+									  1u << ACTUAL_RUNNING)));
 	if (a->staging_error)
 		json_object_set_new(j, "staging_error", json_string(a->staging_error));
 	if (a->detected_buildpack)
@@ -308,8 +295,7 @@ static int apps_owner(struct dew_http_req *req, const struct cc_user *u, int64_t
 	return 0;
 }
 
-/* Load the app named by the path for the caller: 0, or answered (404 for another's app). */
-static int apps_load(struct dew_http_req *req, struct cc_user *u, struct store_app *a, char **owner)
+int api_app_load(struct dew_http_req *req, struct cc_user *u, struct store_app *a, char **owner)
 {
 	struct cc *cc = api_cc(req);
 	int64_t owner_id;
@@ -395,19 +381,13 @@ static int apps_add_routes(struct dew_http_req *req, const json_t *body, const s
 	size_t i;
 	json_t *h;
 	json_array_foreach (hosts, i, h) {
-		if (!json_is_string(h) || !apps_host_ok(json_string_value(h))) {
+		if (!json_is_string(h)) {
 			api_error(req, 422, "field `routes[%zu]` must be a lowercase host name", i);
 			return -1;
 		}
-		const char *host = json_string_value(h);
-		size_t hl = strlen(host), dl = strlen(cc->cfg.domain);
-		if (hl <= dl + 1 || host[hl - dl - 1] != '.' || strcmp(host + hl - dl, cc->cfg.domain) != 0) {
-			api_error(req, 422, "field `routes[%zu]`: `%s` is not a host of the domain `%s`", i,
-				  host, cc->cfg.domain);
-			return -1;
-		}
-		if (hl == dl + 4 && !strncmp(host, "api.", 4)) {
-			api_error(req, 422, "field `routes[%zu]`: `%s` is the controller's own", i, host);
+		cleanup_free char *why = api_route_refusal(cc, json_string_value(h));
+		if (why) {
+			api_error(req, 422, "field `routes[%zu]`: %s", i, why);
 			return -1;
 		}
 		int64_t id = 0;
@@ -484,7 +464,7 @@ void api_apps_get(struct dew_http_req *req)
 	struct cc_user u;
 	struct store_app a = { 0 };
 	cleanup_free char *owner = NULL;
-	if (apps_load(req, &u, &a, &owner) < 0)
+	if (api_app_load(req, &u, &a, &owner) < 0)
 		return;
 	apps_respond(req, 200, &a, owner);
 	store_app_clear(&a);
@@ -518,7 +498,7 @@ void api_apps_update(struct dew_http_req *req)
 	struct store_app a = { 0 }, old = { 0 };
 	cleanup_free char *owner = NULL, *quota = NULL;
 	cleanup_error struct dew_error *err = NULL;
-	if (apps_load(req, &u, &a, &owner) < 0)
+	if (api_app_load(req, &u, &a, &owner) < 0)
 		return;
 	json_auto_t *body = api_body_object(req);
 	if (!body)
@@ -574,6 +554,7 @@ void api_apps_update(struct dew_http_req *req)
 	}
 	apps_notify(cc, &a);
 	staging_maybe_start(cc, &a);
+	lifecycle_converge(cc, &a, &old);
 	apps_respond(req, 200, &a, owner);
 out:
 	store_app_clear(&a);
@@ -587,17 +568,15 @@ void api_apps_delete(struct dew_http_req *req)
 	struct cc_user u;
 	struct store_app a = { 0 };
 	cleanup_free char *owner = NULL;
-	if (apps_load(req, &u, &a, &owner) < 0)
+	if (api_app_load(req, &u, &a, &owner) < 0)
 		return;
 	cleanup_error struct dew_error *err = NULL;
 	int r = store_app_delete(cc->store, a.id, &err);
 	if (r < 0) {
 		api_store_error(req, r, err, "app");
 	} else {
-		/* Its instances go wherever they run; its routes went with it. */
-		json_auto_t *stop = json_pack("{s:s}", "droplet", a.guid);
-		if (cc->bus)
-			dew_bus_publish_json(cc->bus, "dea.stop", NULL, stop);
+		/* Its instances go wherever they run (their routes with them); its routes went with it. */
+		lifecycle_deleted(cc, a.guid);
 		apps_notify(cc, &a);
 		staging_forget(cc, a.guid);
 		dew_info("app %s (%s) deleted by %s", a.name, a.guid, u.name);
@@ -612,7 +591,7 @@ void api_apps_staging_log(struct dew_http_req *req)
 	struct cc_user u;
 	struct store_app a = { 0 };
 	cleanup_free char *owner = NULL;
-	if (apps_load(req, &u, &a, &owner) < 0)
+	if (api_app_load(req, &u, &a, &owner) < 0)
 		return;
 	struct dew_buf text = DEW_BUF_INIT;
 	if (staging_log_text(api_cc(req), a.guid, &text))

@@ -22,6 +22,7 @@
 #include "http-file.h"
 #include "log.h"
 #include "sha256.h"
+#include "store.h"
 
 /* True when req carries a valid signature for its method and path; otherwise answers 403. */
 static bool internal_authorize(struct dew_http_req *req)
@@ -236,4 +237,58 @@ void api_internal_droplet_put(struct dew_http_req *req)
 		memcpy(j->expected, expected, 65);
 	req->data = j;
 	req->on_abort = droplet_abort;
+}
+
+/* An app as the health manager needs it: desired state and what its decisions are checked with. */
+static json_t *internal_desired_json(const struct store_app *a)
+{
+	static const char *const states[] = {
+		[STORE_APP_STOPPED] = "STOPPED", [STORE_APP_STARTED] = "STARTED"
+	};
+	static const char *const packages[] = {
+		[STORE_PACKAGE_PENDING] = "PENDING",
+		[STORE_PACKAGE_STAGED] = "STAGED",
+		[STORE_PACKAGE_FAILED] = "FAILED",
+	};
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "droplet", a->guid, "name", a->name,
+			 "version", a->version, "state", states[a->state], "package_state",
+			 packages[a->package_state], "instances", (json_int_t)a->instances, "memory",
+			 (json_int_t)a->memory_mb, "disk", (json_int_t)a->disk_mb, "last_updated",
+			 (json_int_t)a->updated);
+}
+
+void api_internal_desired(struct dew_http_req *req)
+{
+	struct cc *cc = api_cc(req);
+	struct store_app *apps = NULL;
+	size_t n = 0;
+	cleanup_error struct dew_error *err = NULL;
+	if (!internal_authorize(req))
+		return;
+	int r = store_app_list(cc->store, -1, &apps, &n, &err);
+	if (r < 0) {
+		api_store_error(req, r, err, "apps");
+		return;
+	}
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, internal_desired_json(&apps[i]));
+	store_app_list_free(apps, n);
+	dew_http_respond_json(req, 200, json_pack("{s:o}", "apps", list));
+}
+
+void api_internal_desired_app(struct dew_http_req *req)
+{
+	struct cc *cc = api_cc(req);
+	struct store_app a = { 0 };
+	cleanup_error struct dew_error *err = NULL;
+	if (!internal_authorize(req))
+		return;
+	int r = store_app_get_by_guid(cc->store, dew_http_param(req, "guid"), &a, &err);
+	if (r < 0) {
+		api_store_error(req, r, err, "app");
+		return;
+	}
+	dew_http_respond_json(req, 200, internal_desired_json(&a));
+	store_app_clear(&a);
 }

@@ -11,15 +11,19 @@
  *   api-bits.c    /v1/resource_match, /v1/apps/:name/bits (streamed; packages built off the loop)
  *   api-info.c    /v1/info
  *   api-internal.c /v1/internal/packages, /v1/internal/droplets (signed URIs, for DEAs)
- *   deas.c        dea.advertise into the DEA pool (deapool.h), expiry
+ *   deas.c        dea.advertise into the DEA pool (deapool.h), dea.heartbeat and droplet.exited
+ *                 into the instances they run (actual.h), expiry
+ *   lifecycle.c   desired state -> dea.<id>.start (placed), dea.stop, dea.update; why indices are down
+ *   hm.c          cloudcontrollers.hm.requests from the health manager
  *   staging.c     `staging` requests to DEAs, their log rings, STAGED/FAILED
  *   register.c    api.<domain> registered with the routers
  * and libcontroller (each part with its own unit test): store.h, auth.h, blobs.h, upload.h,
- * deapool.h.
+ * deapool.h, actual.h.
  *
  * Nothing here keeps state that several controllers on one store would disagree on, except the
- * DEA pool, which every controller builds from the same advertisements, and the stagings in
- * flight (staging.c), which the store would have to hold for several controllers.
+ * DEA pool and the instances they run, which every controller builds from the same messages, and
+ * the stagings in flight (staging.c), the starts waiting for a DEA's answer and the reasons
+ * indices are down (lifecycle.c), which the store would have to hold for several controllers.
  */
 #ifndef DEW_CONTROLLER_H
 #define DEW_CONTROLLER_H
@@ -39,6 +43,9 @@ struct dea_pool;
 struct dew_buf;
 struct staging;
 struct store_app;
+struct actual;
+struct start;
+struct logs_stream;
 
 /* Section [controller] of dew.conf. */
 struct cc_config {
@@ -64,11 +71,18 @@ struct cc_config {
 	char *internal_secret; /* signs internal URIs; unset: random per start (main.c) */
 	char *internal_url;    /* how DEAs reach the API; unset: http://<api_host>:<port> */
 	uint64_t staging_timeout_ms;
+	uint64_t find_timeout_ms; /* how long dea.find.droplet replies are gathered at most */
+	int64_t logs_recent;	  /* lines kept per app */
+	uint64_t logs_memory;	  /* bytes of kept lines of all apps */
 };
 
 struct cc_counters {
 	uint64_t auth_failures, advertisements, bad_advertisements;
 	uint64_t stagings_started, stagings_succeeded, stagings_failed;
+	uint64_t heartbeats, exits, bad_dea_messages;
+	uint64_t placements, placement_failures, starts_refused;
+	uint64_t hm_requests, hm_stale, hm_malformed, hm_starts, hm_stops;
+	uint64_t log_lines, bad_log_lines;
 };
 
 struct cc {
@@ -90,6 +104,14 @@ struct cc {
 	uint64_t start_ms;
 	struct cc_counters n;
 	struct staging *stagings; /* staging.c's table, one entry per app staged since start */
+	struct actual *actual;	  /* what the DEAs run (deas.c) */
+	struct start *starts;	  /* lifecycle.c: starts waiting for their DEA's answer */
+	json_t *down;		  /* lifecycle.c: app guid -> {index: why it is down} */
+	json_t *logs;		  /* logs.c: app guid -> {lines, bytes} */
+	size_t logs_bytes;
+	struct logs_stream *log_streams;
+	size_t n_log_streams;
+	uv_timer_t logs_timer;
 };
 
 /* The user a request is authenticated as. */
@@ -135,8 +157,39 @@ void api_apps_create(struct dew_http_req *req);
 void api_apps_get(struct dew_http_req *req);
 void api_apps_update(struct dew_http_req *req);
 void api_apps_delete(struct dew_http_req *req);
+/*
+ * Authenticate req and load the app named by its :name for the caller (or, for an admin, for
+ * ?owner=): 0 with *u, *a and *owner (the owner's name) filled, or -1 after answering (401, or
+ * 404 for an app the caller may not see).
+ */
+int api_app_load(struct dew_http_req *req, struct cc_user *u, struct store_app *a, char **owner);
 /* GET /v1/apps/:name/staging_log: the last staging's log lines as text/plain (404 when none). */
 void api_apps_staging_log(struct dew_http_req *req);
+
+/* api-instances.c: GET /v1/apps/:name/instances, /stats, /crashes (dea.find.droplet). */
+
+void api_apps_instances(struct dew_http_req *req);
+void api_apps_stats(struct dew_http_req *req);
+void api_apps_crashes(struct dew_http_req *req);
+
+/* logs.c: logs.<app id> into rings per app and live streams. */
+
+void api_apps_logs(struct dew_http_req *req);
+void logs_start(struct cc *cc);
+/* End the live streams (before the HTTP server stops). */
+void logs_stop(struct cc *cc);
+void logs_free(struct cc *cc);
+/* The app is gone: drop its lines, end its streams. */
+void logs_forget(struct cc *cc, const char *guid);
+
+/* api-routes.c: /v1/routes. */
+
+void api_routes_list(struct dew_http_req *req);
+void api_routes_create(struct dew_http_req *req);
+void api_routes_delete(struct dew_http_req *req);
+/* Why host cannot be a route (caller frees), or NULL: a lowercase host name under the domain,
+ * not api.<domain>. */
+char *api_route_refusal(struct cc *cc, const char *host);
 
 /* api-bits.c */
 
@@ -166,6 +219,12 @@ void api_internal_droplet_put(struct dew_http_req *req);
 int api_internal_droplet_body(struct dew_http_req *req, const char *data, size_t len);
 void api_internal_droplet_end(struct dew_http_req *req);
 
+/* GET /v1/internal/desired: {apps: [{droplet, name, version, state, package_state, instances,
+ * memory, disk, last_updated}]} of every app, for the health manager; /v1/internal/desired/:guid
+ * one of them. */
+void api_internal_desired(struct dew_http_req *req);
+void api_internal_desired_app(struct dew_http_req *req);
+
 /* register.c */
 
 /* Register api.<domain> with the routers now, on router.start and every register interval. */
@@ -189,6 +248,30 @@ void staging_free_all(struct cc *cc);
 size_t staging_in_flight(const struct cc *cc);
 /* Append the log lines of guid's last staging to out, one per line: false when it has none. */
 bool staging_log_text(struct cc *cc, const char *guid, struct dew_buf *out);
+
+/* lifecycle.c (on the loop) */
+
+/*
+ * Make the DEAs match a (after it changed from old, NULL when unknown): stop a STOPPED app's
+ * instances; for a STARTED app with a droplet, stop other versions and indices >= instances and
+ * start every missing index.
+ */
+void lifecycle_converge(struct cc *cc, const struct store_app *a, const struct store_app *old);
+/* Place and start index of a (unless a start of it is waiting for its DEA already). */
+void lifecycle_start_index(struct cc *cc, const struct store_app *a, int64_t index);
+/* The app is gone: stop its instances, forget its reasons and crashes. */
+void lifecycle_deleted(struct cc *cc, const char *guid);
+/* a's routes changed: dea.update. */
+void lifecycle_routes_changed(struct cc *cc, const struct store_app *a);
+/* Why index of app guid is not running (placement or start failure), or NULL. */
+const char *lifecycle_down_reason(struct cc *cc, const char *guid, int64_t index);
+/* The route hosts of a (a new array). */
+json_t *lifecycle_uris(struct cc *cc, const struct store_app *a);
+void lifecycle_free_all(struct cc *cc);
+
+/* hm.c */
+
+void hm_start(struct cc *cc);
 
 /* deas.c */
 

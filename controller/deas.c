@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * The DEAs as the controller hears them: dea.advertise feeds the pool (deapool.h); a DEA that
- * missed advertise_ttl worth of advertisements is dropped; at start and on every reconnect the
- * controller asks every DEA to advertise at once (dea.locate), so placement need not wait.
+ * The DEAs as the controller hears them: dea.advertise feeds the pool (deapool.h), dea.heartbeat
+ * and droplet.exited the instances they run and the crashes (actual.h); a DEA that missed
+ * advertise_ttl worth of advertisements or heartbeats is dropped; at start and on every reconnect
+ * the controller asks every DEA to advertise at once (dea.locate), so placement need not wait.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "actual.h"
 #include "controller.h"
 #include "deapool.h"
 #include "json.h"
@@ -28,15 +31,55 @@ static void deas_on_advertise(struct dew_bus *bus, const struct dew_bus_msg *msg
 	cc->n.advertisements++;
 }
 
+/* Parse a message of at most DEAS_ADVERTISE_MAX bytes and hand it to take; a refusal is counted
+ * and logged (the first of every 100). */
+static void deas_take(struct cc *cc, const struct dew_bus_msg *msg, const char *subject,
+		      int (*take)(struct cc *cc, const json_t *body, struct dew_error **err))
+{
+	cleanup_error struct dew_error *err = NULL;
+	json_auto_t *body = msg->len <= DEAS_ADVERTISE_MAX ? dew_json_parse(msg->data, msg->len, &err) : NULL;
+	if (!body || take(cc, body, &err) < 0) {
+		if (cc->n.bad_dea_messages++ % 100 == 0)
+			dew_warn("%s: %s: dropped", subject, err ? dew_error_msg(err) : "payload over 1 MiB");
+	}
+}
+
+static int deas_heartbeat(struct cc *cc, const json_t *body, struct dew_error **err)
+{
+	cc->n.heartbeats++;
+	return actual_heartbeat(cc->actual, body, uv_now(cc->loop), err);
+}
+
+static void deas_on_heartbeat(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)
+{
+	(void)bus;
+	deas_take(data, msg, "dea.heartbeat", deas_heartbeat);
+}
+
+static int deas_exited(struct cc *cc, const json_t *body, struct dew_error **err)
+{
+	cc->n.exits++;
+	return actual_exited(cc->actual, body, err);
+}
+
+static void deas_on_exited(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)
+{
+	(void)bus;
+	deas_take(data, msg, "droplet.exited", deas_exited);
+}
+
 static void deas_on_expire(uv_timer_t *t)
 {
 	struct cc *cc = t->data;
 	dea_pool_expire(cc->deas, uv_now(cc->loop), cc->cfg.advertise_ttl_ms);
+	actual_expire(cc->actual, uv_now(cc->loop), cc->cfg.advertise_ttl_ms);
 }
 
 void deas_start(struct cc *cc)
 {
-	if (dew_bus_subscribe(cc->bus, "dea.advertise", NULL, deas_on_advertise, cc) == 0)
+	if (dew_bus_subscribe(cc->bus, "dea.advertise", NULL, deas_on_advertise, cc) == 0 ||
+	    dew_bus_subscribe(cc->bus, "dea.heartbeat", NULL, deas_on_heartbeat, cc) == 0 ||
+	    dew_bus_subscribe(cc->bus, "droplet.exited", NULL, deas_on_exited, cc) == 0)
 		abort();
 	uv_timer_init(cc->loop, &cc->expire_timer);
 	cc->expire_timer.data = cc;

@@ -6,12 +6,14 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "actual.h"
 #include "alloc.h"
 #include "auth.h"
 #include "blobs.h"
@@ -69,6 +71,12 @@ static const struct dew_conf_key cc_keys[] = {
 	  "base URL DEAs fetch packages from and upload droplets to (unset: http://<api_host>:<port>)" },
 	{ "staging_timeout", DEW_CONF_DURATION, offsetof(struct cc_config, staging_timeout_ms), "15m", 1000,
 	  86400000, NULL, "a staging without a reply this long after the DEA's limit (+30 s) failed" },
+	{ "find_timeout", DEW_CONF_DURATION, offsetof(struct cc_config, find_timeout_ms), "500ms", 10, 60000,
+	  NULL, "how long the instances, stats and crashes of an app are gathered from the DEAs at most" },
+	{ "logs_recent", DEW_CONF_INT, offsetof(struct cc_config, logs_recent), "200", 0, 100000, NULL,
+	  "log lines kept per app for `logs?recent`" },
+	{ "logs_memory", DEW_CONF_SIZE, offsetof(struct cc_config, logs_memory), "64M", 0, INT64_MAX, NULL,
+	  "bytes of kept log lines of all apps (the app logged to least recently loses its lines first)" },
 	{ "password_iterations", DEW_CONF_INT, offsetof(struct cc_config, password_iterations), "210000",
 	  1000, 10000000, NULL, "PBKDF2 iterations of new password hashes" },
 };
@@ -103,6 +111,46 @@ static void cc_metrics(struct dew_buf *out, void *data)
 			  (double)staging_in_flight(cc));
 	dew_metrics_gauge(out, "dew_controller_bus_connected", "1 while connected to the bus.",
 			  cc->bus_connected);
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} counters[] = {
+		{ "dew_controller_heartbeats_total", "dea.heartbeat messages taken.",
+		  offsetof(struct cc_counters, heartbeats) },
+		{ "dew_controller_exits_total", "droplet.exited messages taken.",
+		  offsetof(struct cc_counters, exits) },
+		{ "dew_controller_bad_dea_messages_total",
+		  "dea.heartbeat and droplet.exited messages dropped.",
+		  offsetof(struct cc_counters, bad_dea_messages) },
+		{ "dew_controller_placements_total", "dea.<id>.start messages sent.",
+		  offsetof(struct cc_counters, placements) },
+		{ "dew_controller_placement_failures_total", "Instances no DEA could take.",
+		  offsetof(struct cc_counters, placement_failures) },
+		{ "dew_controller_starts_refused_total", "Starts a DEA refused.",
+		  offsetof(struct cc_counters, starts_refused) },
+		{ "dew_controller_hm_requests_total", "Health manager requests taken.",
+		  offsetof(struct cc_counters, hm_requests) },
+		{ "dew_controller_hm_stale_total",
+		  "Health manager requests ignored as decided on an older state.",
+		  offsetof(struct cc_counters, hm_stale) },
+		{ "dew_controller_hm_malformed_total", "Health manager requests dropped as malformed.",
+		  offsetof(struct cc_counters, hm_malformed) },
+		{ "dew_controller_hm_starts_total", "Instances started for the health manager.",
+		  offsetof(struct cc_counters, hm_starts) },
+		{ "dew_controller_hm_stops_total", "dea.stop messages sent for the health manager.",
+		  offsetof(struct cc_counters, hm_stops) },
+	};
+	for (size_t i = 0; i < DEW_ARRAY_SIZE(counters); i++)
+		dew_metrics_counter(out, counters[i].name, counters[i].help,
+				    *(const uint64_t *)((const char *)&cc->n + counters[i].offset));
+	dew_metrics_counter(out, "dew_controller_log_lines_total", "App log lines taken.", cc->n.log_lines);
+	dew_metrics_counter(out, "dew_controller_bad_log_lines_total", "Log messages dropped as malformed.",
+			    cc->n.bad_log_lines);
+	dew_metrics_gauge(out, "dew_controller_log_streams", "Live log streams.", (double)cc->n_log_streams);
+	dew_metrics_gauge(out, "dew_controller_log_bytes", "Bytes of log lines kept.",
+			  (double)cc->logs_bytes);
+	dew_metrics_gauge(out, "dew_controller_instances_reported", "Instances the DEAs report.",
+			  (double)actual_total(cc->actual));
 }
 
 static void cc_on_bus_event(struct dew_bus *bus, enum dew_bus_event ev, const char *detail, void *data)
@@ -131,6 +179,7 @@ static void cc_stop(struct dew_daemon *d, int signum)
 	struct cc *cc = d->data;
 	deas_stop(cc);
 	register_stop(cc);
+	logs_stop(cc);
 	uv_close((uv_handle_t *)&cc->purge_timer, NULL);
 	if (cc->bus)
 		dew_bus_close(cc->bus);
@@ -222,6 +271,8 @@ static int cc_start(struct cc *cc, struct dew_error **err)
 	if (dew_bus_new(&cc->bus, cc->loop, &bo, err) < 0)
 		return -EIO;
 	deas_start(cc);
+	hm_start(cc);
+	logs_start(cc);
 	register_start(cc);
 	uv_timer_init(cc->loop, &cc->purge_timer);
 	cc->purge_timer.data = cc;
@@ -258,6 +309,8 @@ int main(int argc, char **argv)
 		dew_random_hex(cc.cfg.internal_secret, CC_SECRET_RANDOM);
 	}
 	cc.deas = dea_pool_new();
+	cc.actual = actual_new();
+	cc.down = json_object();
 	dew_uuid4(cc.instance_id);
 	if (cc.cfg.create_admin) {
 		r = cc_open_store(&cc, false, &err) < 0
@@ -280,6 +333,8 @@ int main(int argc, char **argv)
 		   store_schema_version(cc.store), cc.cfg.blobs_dir);
 	uv_run(cc.loop, UV_RUN_DEFAULT);
 	staging_free_all(&cc);
+	lifecycle_free_all(&cc);
+	logs_free(&cc);
 	uv_loop_close(cc.loop);
 	dew_info("stopped");
 	r = 0;
@@ -287,6 +342,8 @@ out:
 	store_close(cc.store);
 	blobs_close(cc.blobs);
 	dea_pool_free(cc.deas);
+	actual_free(cc.actual);
+	json_decref(cc.down);
 	free(cc.decoy_hash);
 	dew_daemon_free(&cc.daemon);
 	return r;

@@ -162,6 +162,7 @@ static void staging_finish(struct staging *s, struct staging_result *res)
 			 res->droplet_sha256, res->buildpack ? res->buildpack : "?");
 		json_auto_t *m = json_pack("{s:s}", "droplet", s->guid);
 		dew_bus_publish_json(cc->bus, "droplet.updated", NULL, m);
+		lifecycle_converge(cc, &a, NULL);
 	}
 	store_app_clear(&a);
 }

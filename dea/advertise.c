@@ -65,9 +65,11 @@ char *advertise_uptime(const struct dea *dea)
 			 s / 60 % 60, s % 60);
 }
 
+/* A controller (re)connected: it learns the DEA's room and, from the heartbeat, its instances. */
 void advertise_on_locate(struct dea *dea, const struct dew_bus_msg *msg, const json_t *body)
 {
 	advertise_publish(dea);
+	heartbeat_publish(dea);
 }
 
 void advertise_on_status(struct dea *dea, const struct dew_bus_msg *msg, const json_t *body)

@@ -8,74 +8,14 @@
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 . "$(dirname "$0")/../lib/dea-lib.sh"
+. "$(dirname "$0")/../lib/cc-lib.sh"
 dew_test_init controller-staging 90
 
-CC=$top_builddir/controller/dew-controller
-[ -x "$CC" ] || dew_fail "dew-controller not built at $CC"
-FIX=$top_srcdir/tests/fixtures/apps
 dea_lib_init
 dea_start dea --staging-concurrency 1
-
-CC_ARGS=(--bus "$BUS_URL" --db "$T/cc.db" --blobs-dir "$T/blobs" --domain dew.test --password-iterations 1000
-	--internal-secret test-internal-secret-0123456789 --api-host 127.0.0.1 --staging-timeout 60s)
-declare -A PW=([admin]='admin password 1' [alice]='alice password 1' [bob]='bob password 1')
-echo "${PW[admin]}" | "$CC" "${CC_ARGS[@]}" --create-admin admin >/dev/null 2>&1 || dew_fail "--create-admin"
-dew_start_daemon cc "$CC" "${CC_ARGS[@]}"
-CC_URL=http://127.0.0.1:$cc_PORT
-
-declare -A TOK=()
-login() {
-	local out
-	out=$(curl -sS --max-time 10 -X POST -H 'Content-Type: application/json' \
-		--data-binary "{\"username\":\"$1\",\"password\":\"${PW[$1]}\"}" "$CC_URL/v1/tokens")
-	TOK[$1]=$(jget "$out" 'j["token"]') || dew_fail "login $1: $out"
-}
-# api VAR METHOD PATH USER [BODY] [CURL ARGS...]
-api() {
-	local var=$1 method=$2 path=$3 who=$4
-	shift 4
-	local args=(-X "$method" -H "Authorization: Bearer ${TOK[$who]}")
-	if [ $# -gt 0 ]; then
-		[ "$1" = - ] || args+=(-H 'Content-Type: application/json' --data-binary "$1")
-		shift
-	fi
-	dew_http "$var" "$CC_URL$path" "${args[@]}" "$@"
-}
-expect() {
-	[ "$DEW_HTTP_STATUS" = "$1" ] || dew_fail "$2: status $DEW_HTTP_STATUS, expected $1: $R"
-	dew_ok "$2 ($1)"
-}
-# wait_package APP STATE SECONDS: poll the app until its package_state is STATE; the app in $APP.
-wait_package() {
-	local deadline=$((SECONDS + $3)) st
-	while :; do
-		api APP GET "/v1/apps/$1" alice
-		st=$(jget "$APP" 'j.get("package_state")' 2>/dev/null)
-		[ "$st" = "$2" ] && return 0
-		[ "$st" = PENDING ] || [ "$st" = "$2" ] ||
-			dew_fail "$1: package_state $st, expected $2: $APP"
-		[ $SECONDS -lt $deadline ] || dew_fail "$1: still $st after $3 s: $APP"
-		sleep 0.2
-	done
-}
-# push APP FIXTURE: create APP, upload FIXTURE's files as its bits, start it.
-push() {
-	tar -C "$FIX/$2" -czf "$T/$1.tgz" . || dew_fail "package $2"
-	api R POST /v1/apps alice "{\"name\":\"$1\"}"
-	expect 201 "create $1"
-	api R PUT "/v1/apps/$1/bits" alice - --form-string 'resources=[]' -F "application=@$T/$1.tgz"
-	expect 201 "upload $1's bits ($2)"
-	api R PUT "/v1/apps/$1" alice '{"state":"STARTED"}'
-	expect 200 "start $1"
-}
-
-login admin
-api R POST /v1/users admin "{\"username\":\"alice\",\"password\":\"${PW[alice]}\"}"
-expect 201 "create alice"
-api R POST /v1/users admin "{\"username\":\"bob\",\"password\":\"${PW[bob]}\"}"
-expect 201 "create bob"
-login alice
-login bob
+cc_start
+cc_user alice
+cc_user bob
 
 # ---- a python app is staged ------------------------------------------------------------------
 push py python
@@ -117,9 +57,5 @@ expect 200 "restage py"
 wait_package py FAILED 15
 dew_assert_contains "$(jget "$APP" 'j.get("staging_error")')" "no DEA is staging" "py restaged without a DEA: FAILED"
 
-if grep -E -q 'Sanitizer|runtime error:' "$T/cc.log"; then
-	grep -E -A30 'Sanitizer|runtime error:' "$T/cc.log" >&2
-	dew_fail "dew-controller's log has a sanitizer report"
-fi
-dew_ok "no sanitizer report in dew-controller's log"
+cc_sanitizer_check
 dew_pass

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the DEAs run, as the controller hears it (DESIGN.md section 5.1): every dea.heartbeat
+ * {dea, droplets: [{droplet, version, instance, index, state, state_timestamp}]} replaces what
+ * that DEA said before; a DEA silent for the advertise TTL is forgotten; a start the controller
+ * saw accepted counts as STARTING on that DEA until the DEA's next heartbeat. Crash reports
+ * (droplet.exited with reason CRASHED) are kept per app, the newest ACTUAL_CRASHES_PER_APP of
+ * them, for ACTUAL_CRASH_APPS apps at most (the app heard from least recently goes first).
+ * Pure logic: no I/O, no loop; unit tested in tests/unit/controller/test-actual.c.
+ */
+#ifndef DEW_CONTROLLER_ACTUAL_H
+#define DEW_CONTROLLER_ACTUAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum {
+	ACTUAL_CRASHES_PER_APP = 20,
+	ACTUAL_CRASH_APPS = 10000,
+	ACTUAL_DEAS_MAX = 4096,
+	ACTUAL_INSTANCES_PER_DEA = 10000,
+};
+
+/* Instance states as the DEA names them. */
+enum actual_state {
+	ACTUAL_STARTING,
+	ACTUAL_RUNNING,
+	ACTUAL_STOPPING,
+	ACTUAL_STOPPED,
+	ACTUAL_CRASHED,
+	ACTUAL_DELETED,
+	ACTUAL_N_STATES,
+};
+extern const char *const actual_state_names[ACTUAL_N_STATES];
+
+struct actual_instance {
+	const char *dea;
+	const char *droplet, *version, *instance;
+	int64_t index;
+	enum actual_state state;
+	double since; /* Unix seconds */
+};
+
+struct actual;
+
+struct actual *actual_new(void);
+void actual_free(struct actual *a);
+
+/* Take a heartbeat received at now_ms. A malformed one is -EINVAL with *err naming the field and
+ * changes nothing; a new DEA beyond ACTUAL_DEAS_MAX is -ENOSPC. */
+int actual_heartbeat(struct actual *a, const json_t *msg, uint64_t now_ms, struct dew_error **err);
+/* A start accepted by dea: STARTING until that DEA's next heartbeat. */
+void actual_note_start(struct actual *a, const char *dea, const char *droplet, const char *version,
+		       const char *instance, int64_t index, double now);
+/* Forget DEAs not heard from since now_ms - ttl_ms. */
+void actual_expire(struct actual *a, uint64_t now_ms, uint64_t ttl_ms);
+
+/* Call fn for every instance of droplet (all DEAs); returns how many there were. */
+typedef void (*actual_fn)(const struct actual_instance *inst, void *data);
+size_t actual_each(const struct actual *a, const char *droplet, actual_fn fn, void *data);
+/* Instances of droplet at version (NULL: any) whose state is in mask (bits 1 << state). */
+size_t actual_count(const struct actual *a, const char *droplet, const char *version, unsigned mask);
+#define ACTUAL_LIVE ((1u << ACTUAL_STARTING) | (1u << ACTUAL_RUNNING))
+/* Is index of droplet at version STARTING or RUNNING somewhere? */
+bool actual_index_live(const struct actual *a, const char *droplet, const char *version, int64_t index);
+/* The versions of droplet that have STARTING or RUNNING instances, other than keep (NULL-terminated,
+ * dew_strv_free). */
+char **actual_other_versions(const struct actual *a, const char *droplet, const char *keep);
+/* Indices >= from of droplet (any version) that are STARTING or RUNNING, as a JSON array. */
+json_t *actual_live_indices_from(const struct actual *a, const char *droplet, int64_t from);
+size_t actual_total(const struct actual *a);
+
+/* Take a droplet.exited message: a CRASHED one is kept as a crash record. -EINVAL with *err when
+ * malformed. */
+int actual_exited(struct actual *a, const json_t *msg, struct dew_error **err);
+/* The crash records of droplet, newest first: [{instance, index, version, exit_status,
+ * exit_description, since, dea, log_tail?}] (a new reference; [] when none). */
+json_t *actual_crashes(const struct actual *a, const char *droplet);
+/* The newest crash record of droplet's index at version (borrowed), or NULL. */
+const json_t *actual_last_crash(const struct actual *a, const char *droplet, const char *version,
+				int64_t index);
+/* Forget droplet's crash records (the app was deleted). */
+void actual_forget_app(struct actual *a, const char *droplet);
+
+#endif

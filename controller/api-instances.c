@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+/*
+ * GET /v1/apps/:name/instances, /stats and /crashes (issue #7): the DEAs are asked with
+ * dea.find.droplet and their replies gathered until as many came as the heartbeats say there are
+ * instances (actual.h), or find_timeout passed. Indices the app wants but nobody runs are listed
+ * as DOWN with the reason: staging, a placement or start failure, the last crash.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actual.h"
+#include "alloc.h"
+#include "controller.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+
+enum { GATHER_REPLY_MAX = 256 * 1024 };
+
+struct gather;
+typedef json_t *(*gather_done_fn)(struct gather *g);
+
+struct gather {
+	struct dew_http_req *req;
+	struct cc *cc;
+	struct store_app app;
+	json_t *replies; /* the DEAs' replies, parsed */
+	size_t expect;	 /* stop gathering once this many came (0: wait for the timeout) */
+	int64_t request;
+	gather_done_fn done;
+};
+
+static void gather_free(struct gather *g)
+{
+	json_decref(g->replies);
+	store_app_clear(&g->app);
+	free(g);
+}
+
+static void gather_finish(struct gather *g)
+{
+	if (g->request > 0 && g->cc->bus)
+		dew_bus_request_cancel(g->cc->bus, g->request);
+	g->request = 0;
+	dew_http_respond_json(g->req, 200, g->done(g));
+	gather_free(g);
+}
+
+static void gather_on_abort(struct dew_http_req *req)
+{
+	gather_finish(req->data); /* the answer goes nowhere; it releases req */
+}
+
+static void gather_on_reply(struct dew_bus *bus, int status, const struct dew_bus_msg *msg, void *data)
+{
+	struct gather *g = data;
+	(void)bus;
+	if (status != 0) {
+		g->request = 0; /* over: timed out, no DEA at all, or the bus closed */
+		gather_finish(g);
+		return;
+	}
+	json_t *j = msg->len <= GATHER_REPLY_MAX ? dew_json_parse(msg->data, msg->len, NULL) : NULL;
+	const char *droplet = NULL;
+	if (!j || dew_json_get_string(j, "droplet", 0, 64, &droplet, NULL) < 0 ||
+	    strcmp(droplet, g->app.guid) != 0) {
+		json_decref(j);
+		return;
+	}
+	json_array_append_new(g->replies, j);
+	if (g->expect && json_array_size(g->replies) >= g->expect)
+		gather_finish(g);
+}
+
+/* Load the app, ask the DEAs for its instances in states, answer with done's JSON. */
+static void gather_start(struct dew_http_req *req, json_t *states, bool stats, unsigned expect_mask,
+			 gather_done_fn done)
+{
+	struct cc *cc = api_cc(req);
+	struct cc_user u;
+	cleanup_free char *owner = NULL;
+	struct gather *g = xzalloc(sizeof(*g));
+	if (api_app_load(req, &u, &g->app, &owner) < 0) {
+		json_decref(states);
+		free(g);
+		return;
+	}
+	cc_user_clear(&u);
+	g->req = req;
+	g->cc = cc;
+	g->replies = json_array();
+	g->done = done;
+	g->expect = actual_count(cc->actual, g->app.guid, NULL, expect_mask);
+	json_auto_t *m = json_pack("{s:s, s:o, s:b}", "droplet", g->app.guid, "states", states,
+				   "include_stats", stats);
+	cleanup_free char *body = dew_json_dumps(m);
+	req->data = g;
+	req->on_abort = gather_on_abort;
+	g->request = cc->bus ? dew_bus_request(cc->bus, "dea.find.droplet", body, strlen(body),
+					       cc->cfg.find_timeout_ms, true, gather_on_reply, g)
+			     : -ENOTCONN;
+	if (g->request < 0)
+		gather_finish(g); /* not connected: what the controller knows without the DEAs */
+}
+
+/* The reply's fields an instance entry shows. */
+static json_t *instance_entry(const json_t *r)
+{
+	json_t *e = json_object();
+	static const char *const keys[] = { "index", "state", "instance", "version", "host", "port", "dea" };
+	for (size_t i = 0; i < DEW_ARRAY_SIZE(keys); i++) {
+		json_t *v = json_object_get(r, keys[i]);
+		if (v)
+			json_object_set(e, keys[i], v);
+	}
+	json_t *since = json_object_get(r, "state_timestamp");
+	if (json_is_number(since))
+		json_object_set(e, "since", since);
+	return e;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	json_int_t ix = json_integer_value(json_object_get(x, "index"));
+	json_int_t iy = json_integer_value(json_object_get(y, "index"));
+	if (ix != iy)
+		return ix < iy ? -1 : 1;
+	return strcmp(json_string_value(json_object_get(x, "state")),
+		      json_string_value(json_object_get(y, "state")));
+}
+
+/* A sorted copy of list (by index, then state). */
+static json_t *sorted(json_t *list)
+{
+	size_t n = json_array_size(list);
+	json_t **v = xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_array_get(list, i);
+	qsort(v, n, sizeof(*v), entry_cmp);
+	json_t *out = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append(out, v[i]);
+	free(v);
+	json_decref(list);
+	return out;
+}
+
+/* Why index of g's app is not running. */
+static char *down_reason(struct gather *g, int64_t index)
+{
+	const struct store_app *a = &g->app;
+	if (a->package_state == STORE_PACKAGE_PENDING)
+		return xstrdup(a->package_sha256 ? "waiting for staging" : "no bits uploaded yet");
+	if (a->package_state == STORE_PACKAGE_FAILED)
+		return xasprintf("staging failed: %s", a->staging_error ? a->staging_error : "?");
+	const char *why = lifecycle_down_reason(g->cc, a->guid, index);
+	if (why)
+		return xstrdup(why);
+	const json_t *crash = actual_last_crash(g->cc->actual, a->guid, a->version, index);
+	if (crash)
+		return xasprintf("crashed: %s",
+				 json_string_value(json_object_get(crash, "exit_description")));
+	return xstrdup("not running");
+}
+
+static json_t *instances_done(struct gather *g)
+{
+	const struct store_app *a = &g->app;
+	json_t *list = json_array(), *r;
+	size_t k;
+	int64_t want = a->state == STORE_APP_STARTED ? a->instances : 0;
+	bool *up = xcalloc((size_t)want + 1, sizeof(*up));
+	json_array_foreach (g->replies, k, r) {
+		json_t *e = instance_entry(r);
+		json_int_t index = json_integer_value(json_object_get(r, "index"));
+		const char *version = json_string_value(json_object_get(r, "version"));
+		if (index >= 0 && index < want && version && !strcmp(version, a->version))
+			up[index] = true;
+		json_array_append_new(list, e);
+	}
+	for (int64_t i = 0; i < want; i++) {
+		if (up[i])
+			continue;
+		cleanup_free char *why = down_reason(g, i);
+		json_array_append_new(list, json_pack("{s:I, s:s, s:s}", "index", (json_int_t)i, "state",
+						      "DOWN", "reason", why));
+	}
+	free(up);
+	return json_pack("{s:s, s:s, s:I, s:o}", "app", a->name, "version", a->version, "desired",
+			 (json_int_t)want, "instances", sorted(list));
+}
+
+static json_t *stats_done(struct gather *g)
+{
+	json_t *list = json_array(), *r;
+	size_t k;
+	json_array_foreach (g->replies, k, r) {
+		json_t *e = instance_entry(r);
+		json_t *stats = json_object_get(r, "stats");
+		if (json_is_object(stats))
+			json_object_set(e, "stats", stats);
+		json_array_append_new(list, e);
+	}
+	return json_pack("{s:s, s:o}", "app", g->app.name, "instances", sorted(list));
+}
+
+/* The crash records the controller heard, and those the DEAs still hold that it did not. */
+static json_t *crashes_done(struct gather *g)
+{
+	json_t *list = actual_crashes(g->cc->actual, g->app.guid), *r, *c;
+	size_t k, j;
+	json_array_foreach (g->replies, k, r) {
+		const char *id = json_string_value(json_object_get(r, "instance"));
+		bool known = false;
+		json_array_foreach (list, j, c)
+			known |= id && !strcmp(id, json_string_value(json_object_get(c, "instance")));
+		if (known || !id)
+			continue;
+		json_t *e = json_object();
+		static const char *const keys[] = { "instance",		"index", "version", "exit_status",
+						    "exit_description", "dea" };
+		for (size_t i = 0; i < DEW_ARRAY_SIZE(keys); i++) {
+			json_t *v = json_object_get(r, keys[i]);
+			if (v)
+				json_object_set(e, keys[i], v);
+		}
+		json_t *ts = json_object_get(r, "crash_timestamp");
+		json_object_set(e, "since", json_is_number(ts) ? ts : json_object_get(r, "state_timestamp"));
+		json_array_append_new(list, e);
+	}
+	return json_pack("{s:s, s:o}", "app", g->app.name, "crashes", list);
+}
+
+void api_apps_instances(struct dew_http_req *req)
+{
+	gather_start(req, json_pack("[s, s, s]", "STARTING", "RUNNING", "STOPPING"), false,
+		     ACTUAL_LIVE | (1u << ACTUAL_STOPPING), instances_done);
+}
+
+void api_apps_stats(struct dew_http_req *req)
+{
+	gather_start(req, json_pack("[s]", "RUNNING"), true, 1u << ACTUAL_RUNNING, stats_done);
+}
+
+void api_apps_crashes(struct dew_http_req *req)
+{
+	gather_start(req, json_pack("[s]", "CRASHED"), false, 1u << ACTUAL_CRASHED, crashes_done);
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of controller/actual.h: a heartbeat replaces what its DEA said before, malformed ones
+ * are refused whole and change nothing, noted starts count until the next heartbeat, silent DEAs
+ * expire, counts by version, state and index, other versions and extra indices, and crash records
+ * (only CRASHED exits, newest first, bounded per app, forgotten with the app).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actual.h"
+#include "alloc.h"
+#include "json.h"
+#include "tap.h"
+
+#define APP "6f1c1c7e-3c1b-4a4e-9a57-0d0c2f7b1e11"
+
+static int feed(struct actual *a, const char *text, uint64_t now, char **msg)
+{
+	struct dew_error *err = NULL;
+	json_auto_t *j = dew_json_parse(text, strlen(text), &err);
+	int r = j ? actual_heartbeat(a, j, now, &err) : -EINVAL;
+	if (msg)
+		*msg = err ? xstrdup(err->msg) : NULL;
+	dew_error_free(err);
+	return r;
+}
+
+static int exited(struct actual *a, const char *text)
+{
+	json_auto_t *j = dew_json_parse(text, strlen(text), NULL);
+	return j ? actual_exited(a, j, NULL) : -EINVAL;
+}
+
+#define INST(v, id, idx, st)                                                                                 \
+	"{\"droplet\":\"" APP "\",\"version\":\"" v "\",\"instance\":\"" id "\",\"index\":" #idx             \
+	",\"state\":\"" st "\",\"state_timestamp\":1.5}"
+
+static void test_heartbeats(void)
+{
+	struct actual *a = actual_new();
+	tap_is_int(feed(a,
+			"{\"dea\":\"d1\",\"droplets\":[" INST("v1", "i1", 0, "RUNNING") "," INST(
+				"v1", "i2", 1, "STARTING") "]}",
+			10, NULL),
+		   0, "a heartbeat is taken");
+	tap_is_int((int)actual_count(a, APP, "v1", ACTUAL_LIVE), 2, "two live instances of v1");
+	tap_is_int((int)actual_count(a, APP, NULL, 1u << ACTUAL_RUNNING), 1, "one RUNNING");
+	tap_ok(actual_index_live(a, APP, "v1", 1), "index 1 is live");
+	tap_ok(!actual_index_live(a, APP, "v2", 1), "not at version v2");
+	tap_is_int(feed(a, "{\"dea\":\"d1\",\"droplets\":[" INST("v1", "i1", 0, "CRASHED") "]}", 20, NULL), 0,
+		   "the next heartbeat of d1");
+	tap_is_int((int)actual_count(a, APP, NULL, ACTUAL_LIVE), 0, "it replaced the first: nothing live");
+	tap_is_int((int)actual_total(a), 1, "one instance known");
+
+	static const char *const bad[] = {
+		"{\"droplets\":[]}",
+		"{\"dea\":\"d1\"}",
+		"{\"dea\":\"../x\",\"droplets\":[]}",
+		"{\"dea\":\"d1\",\"droplets\":[" INST("v1", "i1", 0, "BOGUS") "]}",
+		"{\"dea\":\"d1\",\"droplets\":[" INST("v1", "i1", -1, "RUNNING") "]}",
+		"{\"dea\":\"d1\",\"droplets\":[" INST("v1", "i1", 0, "RUNNING") ", 5]}",
+		"{\"dea\":\"d1\",\"droplets\":[{\"droplet\":\"" APP
+		"\",\"version\":\"v\",\"instance\":\"i\",\"index\":0,"
+		"\"state\":\"RUNNING\",\"state_timestamp\":\"now\"}]}",
+	};
+	for (size_t i = 0; i < DEW_ARRAY_SIZE(bad); i++) {
+		cleanup_free char *msg = NULL;
+		int r = feed(a, bad[i], 30, &msg);
+		tap_is_int(r, -EINVAL, "malformed heartbeat %zu refused: %s", i, msg ? msg : "?");
+	}
+	tap_is_int((int)actual_total(a), 1, "the refused heartbeats changed nothing");
+	actual_free(a);
+}
+
+static void test_notes_and_expiry(void)
+{
+	struct actual *a = actual_new();
+	actual_note_start(a, "d2", APP, "v2", "i9", 3, 1.0);
+	tap_ok(actual_index_live(a, APP, "v2", 3), "a noted start is live at once");
+	feed(a, "{\"dea\":\"d2\",\"droplets\":[]}", 100, NULL);
+	tap_ok(!actual_index_live(a, APP, "v2", 3), "the DEA's next heartbeat replaces the note");
+	feed(a, "{\"dea\":\"d3\",\"droplets\":[" INST("v2", "i3", 0, "RUNNING") "]}", 1000, NULL);
+	actual_expire(a, 1100, 500);
+	tap_is_int((int)actual_total(a), 1, "d3 is kept within the TTL");
+	actual_expire(a, 2000, 500);
+	tap_is_int((int)actual_total(a), 0, "and forgotten after it");
+	actual_free(a);
+}
+
+static void test_versions_and_indices(void)
+{
+	struct actual *a = actual_new();
+	feed(a,
+	     "{\"dea\":\"d1\",\"droplets\":[" INST("v1", "a", 0, "RUNNING") "," INST(
+		     "v2", "b", 0, "STARTING") "," INST("v2", "c", 3, "RUNNING") "," INST("v3", "d", 1,
+											  "CRASHED") "]}",
+	     1, NULL);
+	char **other = actual_other_versions(a, APP, "v2");
+	tap_ok(other[0] && !strcmp(other[0], "v1") && !other[1], "other live versions than v2: v1 only");
+	dew_strv_free(other);
+	json_auto_t *extra = actual_live_indices_from(a, APP, 1);
+	cleanup_free char *s = dew_json_dumps(extra);
+	tap_is_str(s, "[3]", "live indices from 1: 3 (the crashed index 1 is not live)");
+	tap_is_int((int)actual_each(a, "someone-else", NULL, NULL), 0, "another app has no instances");
+	actual_free(a);
+}
+
+static void test_crashes(void)
+{
+	struct actual *a = actual_new();
+	tap_is_int(exited(a, "{\"droplet\":\"" APP "\",\"version\":\"v1\",\"instance\":\"i1\",\"index\":0,"
+			     "\"reason\":\"STOPPED\",\"exit_status\":0}"),
+		   0, "a STOPPED exit is taken");
+	json_auto_t *none = actual_crashes(a, APP);
+	tap_is_int((int)json_array_size(none), 0, "but is no crash");
+	for (int i = 0; i < ACTUAL_CRASHES_PER_APP + 5; i++) {
+		cleanup_free char *m = xasprintf(
+			"{\"droplet\":\"" APP "\",\"version\":\"v1\",\"instance\":\"i%d\",\"index\":%d,"
+			"\"reason\":\"CRASHED\",\"exit_status\":137,\"exit_description\":\"out of memory\","
+			"\"crash_timestamp\":%d.5,\"log_tail\":[\"err: boom\", 7]}",
+			i, i % 2, i);
+		exited(a, m);
+	}
+	json_auto_t *list = actual_crashes(a, APP);
+	tap_is_int((int)json_array_size(list), ACTUAL_CRASHES_PER_APP, "crash records are bounded per app");
+	tap_is_str(json_string_value(json_object_get(json_array_get(list, 0), "instance")), "i24",
+		   "newest first");
+	cleanup_free char *tail = dew_json_dumps(json_object_get(json_array_get(list, 0), "log_tail"));
+	tap_is_str(tail, "[\"err: boom\"]", "the log tail keeps its strings only");
+	const json_t *last = actual_last_crash(a, APP, "v1", 1);
+	tap_is_str(json_string_value(json_object_get(last, "instance")), "i23", "the last crash of index 1");
+	tap_ok(!actual_last_crash(a, APP, "v9", 1), "none at another version");
+	tap_is_int(exited(a, "{\"droplet\":\"" APP "\",\"reason\":\"CRASHED\"}"), -EINVAL,
+		   "a malformed exit is refused");
+	actual_forget_app(a, APP);
+	json_auto_t *gone = actual_crashes(a, APP);
+	tap_is_int((int)json_array_size(gone), 0, "forgotten with the app");
+	actual_free(a);
+}
+
+int main(void)
+{
+	test_heartbeats();
+	test_notes_and_expiry();
+	test_versions_and_indices();
+	test_crashes();
+	return tap_done();
+}
