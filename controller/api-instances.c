@@ -30,13 +30,17 @@ struct gather {
 	json_t *replies; /* the DEAs' replies, parsed */
 	size_t expect;	 /* stop gathering once this many came (0: wait for the timeout) */
 	int64_t request;
-	gather_done_fn done;
+	gather_done_fn done; /* the answer's JSON, or NULL when it answered itself */
+	int64_t index;	     /* files: the instance asked for */
+	char *path, *tail;
 };
 
 static void gather_free(struct gather *g)
 {
 	json_decref(g->replies);
 	store_app_clear(&g->app);
+	free(g->path);
+	free(g->tail);
 	free(g);
 }
 
@@ -45,7 +49,10 @@ static void gather_finish(struct gather *g)
 	if (g->request > 0 && g->cc->bus)
 		dew_bus_request_cancel(g->cc->bus, g->request);
 	g->request = 0;
-	dew_http_respond_json(g->req, 200, g->done(g));
+	g->req->on_abort = NULL;
+	json_t *answer = g->done(g);
+	if (answer)
+		dew_http_respond_json(g->req, 200, answer);
 	gather_free(g);
 }
 
@@ -75,20 +82,29 @@ static void gather_on_reply(struct dew_bus *bus, int status, const struct dew_bu
 		gather_finish(g);
 }
 
-/* Load the app, ask the DEAs for its instances in states, answer with done's JSON. */
-static void gather_start(struct dew_http_req *req, json_t *states, bool stats, unsigned expect_mask,
-			 gather_done_fn done)
+/* Load the app into a new gather (NULL after answering). */
+static struct gather *gather_new(struct dew_http_req *req)
 {
-	struct cc *cc = api_cc(req);
 	struct cc_user u;
 	cleanup_free char *owner = NULL;
 	struct gather *g = xzalloc(sizeof(*g));
 	if (api_app_load(req, &u, &g->app, &owner) < 0) {
-		json_decref(states);
 		free(g);
-		return;
+		return NULL;
 	}
 	cc_user_clear(&u);
+	return g;
+}
+
+/* Ask the DEAs for g's app's instances in states, answer with done's JSON. */
+static void gather_start(struct dew_http_req *req, struct gather *g, json_t *states, bool stats,
+			 unsigned expect_mask, gather_done_fn done)
+{
+	struct cc *cc = api_cc(req);
+	if (!g) {
+		json_decref(states);
+		return;
+	}
 	g->req = req;
 	g->cc = cc;
 	g->replies = json_array();
@@ -237,16 +253,86 @@ static json_t *crashes_done(struct gather *g)
 
 void api_apps_instances(struct dew_http_req *req)
 {
-	gather_start(req, json_pack("[s, s, s]", "STARTING", "RUNNING", "STOPPING"), false,
+	gather_start(req, gather_new(req), json_pack("[s, s, s]", "STARTING", "RUNNING", "STOPPING"), false,
 		     ACTUAL_LIVE | (1u << ACTUAL_STOPPING), instances_done);
 }
 
 void api_apps_stats(struct dew_http_req *req)
 {
-	gather_start(req, json_pack("[s]", "RUNNING"), true, 1u << ACTUAL_RUNNING, stats_done);
+	gather_start(req, gather_new(req), json_pack("[s]", "RUNNING"), true, 1u << ACTUAL_RUNNING,
+		     stats_done);
 }
 
 void api_apps_crashes(struct dew_http_req *req)
 {
-	gather_start(req, json_pack("[s]", "CRASHED"), false, 1u << ACTUAL_CRASHED, crashes_done);
+	gather_start(req, gather_new(req), json_pack("[s]", "CRASHED"), false, 1u << ACTUAL_CRASHED,
+		     crashes_done);
+}
+
+/* The instance of index g->index to read files from: RUNNING before STARTING before CRASHED,
+ * the newest first among equals. */
+static const json_t *files_pick(const struct gather *g)
+{
+	static const char *const order[] = { "RUNNING", "STARTING", "CRASHED" };
+	const json_t *best = NULL, *r;
+	size_t best_rank = DEW_ARRAY_SIZE(order), k;
+	json_array_foreach (g->replies, k, r) {
+		const char *state = json_string_value(json_object_get(r, "state"));
+		size_t rank = 0;
+		if (json_integer_value(json_object_get(r, "index")) != g->index || !state)
+			continue;
+		while (rank < DEW_ARRAY_SIZE(order) && strcmp(state, order[rank]) != 0)
+			rank++;
+		bool newer = best && json_number_value(json_object_get(r, "state_timestamp")) >
+					     json_number_value(json_object_get(best, "state_timestamp"));
+		if (rank < best_rank || (rank == best_rank && rank < DEW_ARRAY_SIZE(order) && newer)) {
+			best = r;
+			best_rank = rank;
+		}
+	}
+	return best;
+}
+
+static json_t *files_done(struct gather *g)
+{
+	const json_t *r = files_pick(g);
+	const char *uri = json_string_value(json_object_get(r, "file_uri"));
+	const char *token = json_string_value(json_object_get(r, "file_token"));
+	if (!r) {
+		api_error(g->req, 404, "app `%s` has no instance %" PRId64 " to read files from", g->app.name,
+			  g->index);
+	} else if (!uri || !token) {
+		api_error(g->req, 502, "the DEA of instance %" PRId64 " gave no file URI", g->index);
+	} else {
+		files_proxy_start(g->req, g->cc, uri, token, g->path, g->tail);
+	}
+	return NULL;
+}
+
+void api_apps_files(struct dew_http_req *req)
+{
+	cleanup_free char *instance = dew_http_query(req, "instance");
+	cleanup_free char *tail = dew_http_query(req, "tail");
+	int64_t index = 0;
+	char *end = NULL;
+	if (instance) {
+		index = strtoll(instance, &end, 10);
+		if (!*instance || *end || index < 0 || index > 10000) {
+			api_error(req, 400, "query `instance` must be an instance index (0-10000)");
+			return;
+		}
+	}
+	if (tail && (!*tail || strspn(tail, "0123456789") != strlen(tail) || strlen(tail) > 18)) {
+		api_error(req, 400, "query `tail` must be a number of bytes");
+		return;
+	}
+	struct gather *g = gather_new(req);
+	if (!g)
+		return;
+	g->index = index;
+	const char *path = dew_http_param(req, "*");
+	g->path = xstrdup(path ? path : "");
+	g->tail = steal_pointer(&tail);
+	gather_start(req, g, json_pack("[s, s, s]", "RUNNING", "STARTING", "CRASHED"), false,
+		     ACTUAL_LIVE | (1u << ACTUAL_CRASHED), files_done);
 }

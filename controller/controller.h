@@ -171,6 +171,13 @@ void api_apps_staging_log(struct dew_http_req *req);
 void api_apps_instances(struct dew_http_req *req);
 void api_apps_stats(struct dew_http_req *req);
 void api_apps_crashes(struct dew_http_req *req);
+/* GET /v1/apps/:name/files/<path>?instance=N[&tail=B]: proxied from the instance's DEA. */
+void api_apps_files(struct dew_http_req *req);
+
+/* files-proxy.c: answer req with GET <file_uri><path>[?tail=] from a DEA's file server
+ * (Authorization: Bearer token), streamed through with backpressure; 502 when the DEA fails. */
+void files_proxy_start(struct dew_http_req *req, struct cc *cc, const char *file_uri, const char *token,
+		       const char *path, const char *tail);
 
 /* logs.c: logs.<app id> into rings per app and live streams. */
 

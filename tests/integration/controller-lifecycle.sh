@@ -55,6 +55,25 @@ dew_ok "a live log stream gets the app's new line"
 kill "$LIVE" 2>/dev/null
 wait "$LIVE" 2>/dev/null
 
+# ---- files, proxied from the DEA ------------------------------------------------------------------
+api R GET /v1/apps/py/files/ alice
+expect 200 "GET py's files/"
+jcheck "$R" 'sorted(e["name"] for e in j["entries"]) == ["app", "logs"]' "the instance's top directory: app and logs"
+api R GET /v1/apps/py/files/app/app.py alice
+expect 200 "GET py's app/app.py"
+dew_assert_contains "$R" "hello from python" "app.py comes through the controller"
+api R GET "/v1/apps/py/files/logs/stdout.log?tail=200" alice
+expect 200 "GET the tail of py's stdout.log"
+dew_assert_contains "$R" "python sample listening" "the tail of stdout.log"
+api R GET /v1/apps/py/files/app/nonexistent alice
+expect 404 "a missing file is the DEA's 404"
+api R GET "/v1/apps/py/files/app/app.py?instance=5" alice
+expect 404 "no instance 5"
+api R GET "/v1/apps/py/files/app/app.py?instance=x" alice
+expect 400 "a malformed instance index"
+api R GET /v1/apps/py/files/app/app.py bob
+expect 404 "bob cannot read alice's files"
+
 # ---- scale 1 -> 3 -> 1 -----------------------------------------------------------------------
 api R PUT /v1/apps/py alice '{"instances":3}'
 expect 200 "scale py to 3"
