@@ -593,12 +593,8 @@ void api_apps_staging_log(struct dew_http_req *req)
 	cleanup_free char *owner = NULL;
 	if (api_app_load(req, &u, &a, &owner) < 0)
 		return;
-	struct dew_buf text = DEW_BUF_INIT;
-	if (staging_log_text(api_cc(req), a.guid, &text))
-		dew_http_respond(req, 200, "text/plain; charset=utf-8", text.data ? text.data : "", text.len);
-	else
+	if (!staging_log_answer(api_cc(req), a.guid, req))
 		api_error(req, 404, "app `%s` has not been staged since the controller started", a.name);
-	dew_buf_close(&text);
 	store_app_clear(&a);
 	cc_user_clear(&u);
 }

@@ -112,6 +112,7 @@ struct cc {
 	struct logs_stream *log_streams;
 	size_t n_log_streams;
 	uv_timer_t logs_timer;
+	size_t n_staging_watchers;
 };
 
 /* The user a request is authenticated as. */
@@ -253,8 +254,12 @@ void staging_forget(struct cc *cc, const char *guid);
 /* Free the table (at exit, after the bus closed). */
 void staging_free_all(struct cc *cc);
 size_t staging_in_flight(const struct cc *cc);
-/* Append the log lines of guid's last staging to out, one per line: false when it has none. */
-bool staging_log_text(struct cc *cc, const char *guid, struct dew_buf *out);
+/*
+ * Answer req with the log of guid's last staging as text/plain, one line per line: at once when
+ * it is over; while it runs, streamed (the lines so far, then each as it comes, ending with the
+ * staging). False, without answering, when guid was not staged since the controller started.
+ */
+bool staging_log_answer(struct cc *cc, const char *guid, struct dew_http_req *req);
 
 /* lifecycle.c (on the loop) */
 

@@ -27,6 +27,7 @@ enum {
 	STAGING_GRACE_MS = 30000,    /* the DEA's time limit plus download and upload */
 	STAGING_URI_VALIDITY = 3600, /* seconds a signed URI outlives the staging time limit */
 	STAGING_UPDATE_TRIES = 3,
+	STAGING_WATCHERS_MAX = 1024, /* clients following staging logs, beyond: the log so far */
 };
 
 /*
@@ -43,6 +44,14 @@ struct staging {
 	uint64_t log_sid;     /* subscription to staging.<guid> while in flight, else 0 */
 	char *lines[STAGING_LOG_LINES];
 	size_t first, n; /* the ring */
+	struct staging_watch *watchers;
+};
+
+/* A client following the log of a staging in flight (GET staging_log). */
+struct staging_watch {
+	struct staging_watch *next;
+	struct staging *s;
+	struct dew_http_req *req;
 };
 
 static struct staging *staging_find(struct cc *cc, const char *guid)
@@ -60,9 +69,30 @@ static void staging_log_clear(struct staging *s)
 	s->first = s->n = 0;
 }
 
-/* Stop listening and forget the request (its callback does not come any more). */
+static void staging_unwatch(struct staging_watch *w)
+{
+	for (struct staging_watch **p = &w->s->watchers; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	w->s->cc->n_staging_watchers--;
+	w->req->on_abort = NULL;
+	dew_http_stream_end(w->req);
+	free(w);
+}
+
+static void staging_watch_abort(struct dew_http_req *req)
+{
+	staging_unwatch(req->data);
+}
+
+/* Stop listening and forget the request (its callback does not come any more); the clients
+ * following the log get the end of it. */
 static void staging_end(struct staging *s)
 {
+	while (s->watchers)
+		staging_unwatch(s->watchers);
 	if (s->request > 0 && s->cc->bus)
 		dew_bus_request_cancel(s->cc->bus, s->request);
 	if (s->log_sid && s->cc->bus)
@@ -80,6 +110,10 @@ static void staging_log_add(struct staging *s, const char *line, size_t len)
 	copy[len] = '\0';
 	for (char *p = copy; (p = strpbrk(p, "\r\n"));)
 		*p = ' '; /* one line stays one line in the text answer */
+	for (struct staging_watch *w = s->watchers; w; w = w->next) {
+		dew_http_stream_write(w->req, copy, strlen(copy));
+		dew_http_stream_write(w->req, "\n", 1);
+	}
 	if (s->n == STAGING_LOG_LINES) {
 		free(s->lines[s->first]);
 		s->lines[s->first] = copy;
@@ -324,14 +358,32 @@ size_t staging_in_flight(const struct cc *cc)
 	return n;
 }
 
-bool staging_log_text(struct cc *cc, const char *guid, struct dew_buf *out)
+bool staging_log_answer(struct cc *cc, const char *guid, struct dew_http_req *req)
 {
 	struct staging *s = staging_find(cc, guid);
 	if (!s)
 		return false;
+	struct dew_buf text = DEW_BUF_INIT;
 	for (size_t i = 0; i < s->n; i++) {
-		dew_buf_puts(out, s->lines[(s->first + i) % STAGING_LOG_LINES]);
-		dew_buf_putc(out, '\n');
+		dew_buf_puts(&text, s->lines[(s->first + i) % STAGING_LOG_LINES]);
+		dew_buf_putc(&text, '\n');
 	}
+	if (s->request > 0 && cc->n_staging_watchers < STAGING_WATCHERS_MAX) {
+		struct staging_watch *w = xzalloc(sizeof(*w));
+		w->s = s;
+		w->req = req;
+		w->next = s->watchers;
+		s->watchers = w;
+		cc->n_staging_watchers++;
+		req->data = w;
+		req->on_abort = staging_watch_abort;
+		dew_http_add_header(req, "Cache-Control", "no-cache");
+		dew_http_stream_start(req, 200, "text/plain; charset=utf-8");
+		if (text.len)
+			dew_http_stream_write(req, text.data, text.len);
+	} else {
+		dew_http_respond(req, 200, "text/plain; charset=utf-8", text.data ? text.data : "", text.len);
+	}
+	dew_buf_close(&text);
 	return true;
 }

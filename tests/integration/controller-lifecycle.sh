@@ -157,6 +157,31 @@ expect 200 "signed GET /v1/internal/desired"
 jcheck "$R" '[(a["droplet"], a["version"], a["instances"], a["state"], a["last_updated"]) for a in j["apps"] if a["name"] == "py"] == [("'"$GUID"'", "'"$V2"'", 1, "STARTED", '"$UPDATED"')]' \
 	"desired state of py: version, instances, state, last_updated"
 
+# ---- the staging log, followed live ------------------------------------------------------------
+mkdir -p "$T/slowapp/bin"
+cp "$top_srcdir/tests/fixtures/apps/python/app.py" "$T/slowapp/"
+printf '#!/bin/sh\necho "pre_compile: waiting"\nsleep 2\necho "pre_compile: done waiting"\n' >"$T/slowapp/bin/pre_compile"
+chmod +x "$T/slowapp/bin/pre_compile"
+tar -C "$T/slowapp" -czf "$T/slow.tgz" .
+api R POST /v1/apps alice '{"name":"slow","instances":0}'
+expect 201 "create slow"
+api R PUT /v1/apps/slow/bits alice - --form-string 'resources=[]' -F "application=@$T/slow.tgz"
+expect 201 "upload slow's bits"
+api R PUT /v1/apps/slow alice '{"state":"STARTED"}'
+expect 200 "start slow: its staging takes 2 s"
+curl -sS --max-time 30 -D "$T/slowlog.head" -H "Authorization: Bearer ${TOK[alice]}" \
+	"$CC_URL/v1/apps/slow/staging_log" >"$T/slowlog.txt" || dew_fail "GET slow's staging_log"
+grep -qi '^transfer-encoding: chunked' "$T/slowlog.head" ||
+	dew_fail "the staging log of a staging in flight was not streamed: $(cat "$T/slowlog.head")"
+dew_ok "the staging log of a staging in flight is streamed"
+grep -q 'pre_compile: done waiting' "$T/slowlog.txt" ||
+	dew_fail "the streamed staging log lacks the lines after the wait: $(cat "$T/slowlog.txt")"
+dew_ok "and it follows the staging to its end"
+wait_package slow STAGED 30
+api R GET /v1/apps/slow/staging_log alice
+expect 200 "GET slow's staging log once staged"
+dew_assert_contains "$R" "pre_compile: done waiting" "the whole log once it is over"
+
 # ---- an app that runs out of memory ------------------------------------------------------------
 push hog python '"memory":32,"command":"python3 -c \"import time; x = bytearray(256 << 20); time.sleep(60)\""'
 wait_package hog STAGED 60
