@@ -163,6 +163,10 @@ static void cc_on_bus_event(struct dew_bus *bus, enum dew_bus_event ev, const ch
 		/* Every DEA advertises at once: placement need not wait an interval. */
 		dew_bus_publish(bus, "dea.locate", NULL, "", 0);
 		register_publish(cc);
+		if (!cc->resumed) {
+			cc->resumed = true;
+			staging_resume(cc);
+		}
 		break;
 	case DEW_BUS_DISCONNECTED:
 	case DEW_BUS_CLOSED:

@@ -387,3 +387,17 @@ bool staging_log_answer(struct cc *cc, const char *guid, struct dew_http_req *re
 	dew_buf_close(&text);
 	return true;
 }
+
+void staging_resume(struct cc *cc)
+{
+	struct store_app *apps = NULL;
+	size_t n = 0;
+	cleanup_error struct dew_error *err = NULL;
+	if (store_app_list(cc->store, -1, &apps, &n, &err) < 0) {
+		dew_err("resume stagings: %s", dew_error_msg(err));
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		staging_maybe_start(cc, &apps[i]);
+	store_app_list_free(apps, n);
+}

@@ -202,6 +202,23 @@ wait_json R /v1/apps/hog/instances alice \
 	"hog is DOWN: no DEA has 4096 MB free"
 dew_assert_contains "$(jget "$R" 'j["instances"][0]["reason"]')" "no DEA has" "the reason names the missing room"
 
+# ---- kill -9 the controller during a state change ---------------------------------------------
+api R PUT /v1/apps/py alice '{"instances":2}'
+expect 200 "scale py to 2, then kill -9 the controller at once"
+kill -KILL "$cc_PID"
+wait "$cc_PID" 2>/dev/null
+dew_start_daemon cc "$CC" "${CC_ARGS[@]}"
+CC_URL=http://127.0.0.1:$cc_PORT
+api R GET /v1/apps/py alice
+expect 200 "after kill -9 and a restart: GET py with the old token"
+jcheck "$R" 'j["instances"] == 2 and j["state"] == "STARTED"' "the acknowledged scale survived"
+wait_json R /v1/apps/py/instances alice \
+	'[(i["index"], i["state"]) for i in j["instances"] if i["index"] == 0] == [(0, "RUNNING")] and len([i for i in j["instances"] if i["index"] == 1]) == 1' \
+	15 "the restarted controller sees index 0 RUNNING and index 1 either running or DOWN"
+api R PUT /v1/apps/py alice '{"instances":1}'
+expect 200 "scale py back to 1"
+wait_json R /v1/apps/py/instances alice "$(live 1)" 30 "py: one instance again"
+
 # ---- stop and delete ------------------------------------------------------------------------------
 api R PUT /v1/apps/py alice '{"state":"STOPPED"}'
 expect 200 "stop py"
