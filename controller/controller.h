@@ -113,7 +113,8 @@ struct cc {
 	size_t n_log_streams;
 	uv_timer_t logs_timer;
 	size_t n_staging_watchers;
-	bool resumed; /* staging_resume ran */
+	bool resumed;		  /* staging_resume ran */
+	uv_timer_t staging_timer; /* staging.c: requests a busy DEA turned down are sent again */
 };
 
 /* The user a request is authenticated as. */
@@ -253,6 +254,8 @@ void staging_maybe_start(struct cc *cc, const struct store_app *a);
 /* Stage every STARTED app whose package is PENDING (at the first connection to the bus: the
  * stagings of a controller that stopped are not waited for, they are made again). */
 void staging_resume(struct cc *cc);
+void staging_init(struct cc *cc);
+void staging_stop(struct cc *cc);
 /* Forget app guid's staging (abandoning one in flight) and its log. */
 void staging_forget(struct cc *cc, const char *guid);
 /* Free the table (at exit, after the bus closed). */

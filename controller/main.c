@@ -184,6 +184,7 @@ static void cc_stop(struct dew_daemon *d, int signum)
 	deas_stop(cc);
 	register_stop(cc);
 	logs_stop(cc);
+	staging_stop(cc);
 	uv_close((uv_handle_t *)&cc->purge_timer, NULL);
 	if (cc->bus)
 		dew_bus_close(cc->bus);
@@ -274,6 +275,7 @@ static int cc_start(struct cc *cc, struct dew_error **err)
 	};
 	if (dew_bus_new(&cc->bus, cc->loop, &bo, err) < 0)
 		return -EIO;
+	staging_init(cc);
 	deas_start(cc);
 	hm_start(cc);
 	logs_start(cc);

@@ -28,6 +28,8 @@ enum {
 	STAGING_URI_VALIDITY = 3600, /* seconds a signed URI outlives the staging time limit */
 	STAGING_UPDATE_TRIES = 3,
 	STAGING_WATCHERS_MAX = 1024, /* clients following staging logs, beyond: the log so far */
+	STAGING_BUSY_MS = 500,	     /* a request a busy DEA turned down is sent again after this */
+	STAGING_BUSY_TRIES = 120,    /* times; then the staging fails, saying every DEA was busy */
 };
 
 /*
@@ -42,6 +44,8 @@ struct staging {
 	char *package_sha256; /* of the staging in flight (or the last one) */
 	int64_t request;      /* dew_bus_request id while in flight, else 0 */
 	uint64_t log_sid;     /* subscription to staging.<guid> while in flight, else 0 */
+	bool busy_wait;	      /* a DEA was busy: sent again by the busy timer */
+	int busy_tries;
 	char *lines[STAGING_LOG_LINES];
 	size_t first, n; /* the ring */
 	struct staging_watch *watchers;
@@ -99,6 +103,7 @@ static void staging_end(struct staging *s)
 		dew_bus_unsubscribe(s->cc->bus, s->log_sid, 0);
 	s->request = 0;
 	s->log_sid = 0;
+	s->busy_wait = false;
 }
 
 static void staging_log_add(struct staging *s, const char *line, size_t len)
@@ -217,6 +222,8 @@ static const char *staging_check_reply(const json_t *j, struct staging_result *r
 	return NULL;
 }
 
+static void staging_on_busy_timer(uv_timer_t *t);
+
 static void staging_on_reply(struct dew_bus *bus, int status, const struct dew_bus_msg *msg, void *data)
 {
 	struct staging *s = data;
@@ -240,6 +247,13 @@ static void staging_on_reply(struct dew_bus *bus, int status, const struct dew_b
 	} else if (msg->len > STAGING_REPLY_MAX || !(j = dew_json_parse(msg->data, msg->len, NULL)) ||
 		   !json_is_object(j)) {
 		why = xstrdup("the DEA's staging reply is not a JSON object");
+	} else if (json_is_string(json_object_get(j, "failure")) &&
+		   !strcmp(json_string_value(json_object_get(j, "failure")), "busy") &&
+		   s->busy_tries < STAGING_BUSY_TRIES) {
+		s->busy_tries++;
+		s->busy_wait = true;
+		uv_timer_start(&cc->staging_timer, staging_on_busy_timer, STAGING_BUSY_MS, 0);
+		return;
 	} else if (json_object_get(j, "error")) {
 		const char *e = NULL;
 		why = dew_json_get_string(j, "error", 0, STAGING_LINE_MAX, &e, NULL) == 0 && *e
@@ -281,13 +295,76 @@ static json_t *staging_request(struct cc *cc, const struct store_app *a, const c
 			 "disk", (json_int_t)a->disk_mb, "log_subject", log_subject);
 }
 
+/* Send the staging request of s for a (subscribed to its log lines first). */
+static void staging_send(struct staging *s, const struct store_app *a)
+{
+	struct cc *cc = s->cc;
+	cleanup_free char *log_subject = xasprintf("staging.%s", a->guid);
+	json_auto_t *req = staging_request(cc, a, log_subject);
+	cleanup_free char *body = req ? dew_json_dumps(req) : NULL;
+	struct staging_result res = { .error = "the staging request could not be made (see the log)" };
+	if (!body) {
+		dew_err("staging of %s: could not sign the internal URIs (internal_url `%s`)", a->guid,
+			cc->cfg.internal_url);
+		staging_finish(s, &res);
+		return;
+	}
+	if (!s->log_sid)
+		s->log_sid = dew_bus_subscribe(cc->bus, log_subject, NULL, staging_on_log, s);
+	int64_t id =
+		dew_bus_request(cc->bus, "staging", body, strlen(body),
+				cc->cfg.staging_timeout_ms + STAGING_GRACE_MS, false, staging_on_reply, s);
+	if (id < 0) {
+		dew_err("staging of %s: request: %s", a->guid, strerror((int)-id));
+		staging_finish(s, &res);
+		return;
+	}
+	s->request = id;
+	if (!s->busy_tries)
+		cc->n.stagings_started++;
+	dew_info("staging %s (%s): package %.12s%s", a->name, a->guid, a->package_sha256,
+		 s->busy_tries ? " (again: the last DEA asked was busy)" : "");
+}
+
+/* Every STAGING_BUSY_MS: send again the requests a busy DEA turned down, if their app still
+ * wants that package staged. */
+static void staging_on_busy_timer(uv_timer_t *t)
+{
+	struct cc *cc = t->data;
+	for (struct staging *s = cc->stagings; s; s = s->next) {
+		if (!s->busy_wait)
+			continue;
+		s->busy_wait = false;
+		struct store_app a = { 0 };
+		if (store_app_get_by_guid(cc->store, s->guid, &a, NULL) == 0 &&
+		    a.state == STORE_APP_STARTED && a.package_state == STORE_PACKAGE_PENDING &&
+		    a.package_sha256 && !strcmp(a.package_sha256, s->package_sha256))
+			staging_send(s, &a);
+		else
+			staging_end(s);
+		store_app_clear(&a);
+	}
+}
+
+void staging_init(struct cc *cc)
+{
+	uv_timer_init(cc->loop, &cc->staging_timer);
+	cc->staging_timer.data = cc;
+}
+
+void staging_stop(struct cc *cc)
+{
+	if (!uv_is_closing((uv_handle_t *)&cc->staging_timer))
+		uv_close((uv_handle_t *)&cc->staging_timer, NULL);
+}
+
 void staging_maybe_start(struct cc *cc, const struct store_app *a)
 {
 	if (a->state != STORE_APP_STARTED || a->package_state != STORE_PACKAGE_PENDING ||
 	    !a->package_sha256 || !cc->bus)
 		return;
 	struct staging *s = staging_find(cc, a->guid);
-	if (s && s->request > 0 && !strcmp(s->package_sha256, a->package_sha256))
+	if (s && (s->request > 0 || s->busy_wait) && !strcmp(s->package_sha256, a->package_sha256))
 		return; /* this package is staging already */
 	if (!s) {
 		s = xcalloc(1, sizeof(*s));
@@ -303,29 +380,9 @@ void staging_maybe_start(struct cc *cc, const struct store_app *a)
 	staging_log_clear(s);
 	free(s->package_sha256);
 	s->package_sha256 = xstrdup(a->package_sha256);
+	s->busy_tries = 0;
 
-	cleanup_free char *log_subject = xasprintf("staging.%s", a->guid);
-	json_auto_t *req = staging_request(cc, a, log_subject);
-	cleanup_free char *body = req ? dew_json_dumps(req) : NULL;
-	struct staging_result res = { .error = "the staging request could not be made (see the log)" };
-	if (!body) {
-		dew_err("staging of %s: could not sign the internal URIs (internal_url `%s`)", a->guid,
-			cc->cfg.internal_url);
-		staging_finish(s, &res);
-		return;
-	}
-	s->log_sid = dew_bus_subscribe(cc->bus, log_subject, NULL, staging_on_log, s);
-	int64_t id =
-		dew_bus_request(cc->bus, "staging", body, strlen(body),
-				cc->cfg.staging_timeout_ms + STAGING_GRACE_MS, false, staging_on_reply, s);
-	if (id < 0) {
-		dew_err("staging of %s: request: %s", a->guid, strerror((int)-id));
-		staging_finish(s, &res);
-		return;
-	}
-	s->request = id;
-	cc->n.stagings_started++;
-	dew_info("staging %s (%s): package %.12s", a->name, a->guid, a->package_sha256);
+	staging_send(s, a);
 }
 
 void staging_forget(struct cc *cc, const char *guid)
@@ -354,7 +411,7 @@ size_t staging_in_flight(const struct cc *cc)
 {
 	size_t n = 0;
 	for (const struct staging *s = cc->stagings; s; s = s->next)
-		n += s->request > 0;
+		n += s->request > 0 || s->busy_wait;
 	return n;
 }
 
@@ -368,7 +425,7 @@ bool staging_log_answer(struct cc *cc, const char *guid, struct dew_http_req *re
 		dew_buf_puts(&text, s->lines[(s->first + i) % STAGING_LOG_LINES]);
 		dew_buf_putc(&text, '\n');
 	}
-	if (s->request > 0 && cc->n_staging_watchers < STAGING_WATCHERS_MAX) {
+	if ((s->request > 0 || s->busy_wait) && cc->n_staging_watchers < STAGING_WATCHERS_MAX) {
 		struct staging_watch *w = xzalloc(sizeof(*w));
 		w->s = s;
 		w->req = req;

@@ -169,6 +169,7 @@ api R PUT /v1/apps/slow/bits alice - --form-string 'resources=[]' -F "applicatio
 expect 201 "upload slow's bits"
 api R PUT /v1/apps/slow alice '{"state":"STARTED"}'
 expect 200 "start slow: its staging takes 2 s"
+push quick python '"instances":0'
 curl -sS --max-time 30 -D "$T/slowlog.head" -H "Authorization: Bearer ${TOK[alice]}" \
 	"$CC_URL/v1/apps/slow/staging_log" >"$T/slowlog.txt" || dew_fail "GET slow's staging_log"
 grep -qi '^transfer-encoding: chunked' "$T/slowlog.head" ||
@@ -181,6 +182,10 @@ wait_package slow STAGED 30
 api R GET /v1/apps/slow/staging_log alice
 expect 200 "GET slow's staging log once staged"
 dew_assert_contains "$R" "pre_compile: done waiting" "the whole log once it is over"
+wait_package quick STAGED 30
+grep -q 'staging quick .* (again: the last DEA asked was busy)' "$T/cc.log" ||
+	dew_fail "quick was not staged again after the busy DEA: $(grep quick "$T/cc.log")"
+dew_ok "a staging a busy DEA turned down is sent again, and succeeds"
 
 # ---- an app that runs out of memory ------------------------------------------------------------
 push hog python '"memory":32,"command":"python3 -c \"import time; x = bytearray(256 << 20); time.sleep(60)\""'
