@@ -266,6 +266,8 @@ void dew_http_respond(struct dew_http_req *req, int status, const char *content_
 		dew__http_request_done(r);
 		return;
 	}
+	if (req->conn->limits.on_response)
+		req->conn->limits.on_response(req, status);
 	bool close = dew__http_request_closes(r);
 	bool ka10 = req->http_major == 1 && req->http_minor == 0;
 	/* 204 and 304 must not announce a length (RFC 9110 8.6). */
@@ -319,6 +321,8 @@ void dew_http_stream_start(struct dew_http_req *req, int status, const char *con
 	r->started = true;
 	if (!req->conn)
 		return;
+	if (req->conn->limits.on_response)
+		req->conn->limits.on_response(req, status);
 	/* HTTP/1.0 has no chunked encoding: the body ends when the connection does. */
 	r->chunked_out = !(req->http_major == 1 && req->http_minor == 0);
 	bool close = dew__http_request_closes(r);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,7 @@
 #include "controller.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 const struct dew_http_route api_routes[] = {
@@ -139,4 +141,39 @@ bool api_auth(struct dew_http_req *req, struct cc_user *u)
 	u->admin = su.admin;
 	store_user_clear(&su);
 	return true;
+}
+
+void api_count_response(const struct dew_http_req *req, int status)
+{
+	struct cc *cc = api_cc((struct dew_http_req *)req);
+	char key[160];
+	/* The route's pattern, never the path: the label set stays as small as the route table. */
+	snprintf(key, sizeof key, "%.16s\t%s\t%d", req->method, req->route ? req->route->pattern : "(none)",
+		 status);
+	json_t *n = json_object_get(cc->requests, key);
+	if (n)
+		json_integer_set(n, json_integer_value(n) + 1);
+	else
+		json_object_set_new(cc->requests, key, json_integer(1));
+}
+
+void api_write_metrics(struct cc *cc, struct dew_buf *out)
+{
+	const char *key;
+	json_t *n;
+	dew_metrics_header(out, "dew_controller_requests_total", DEW_METRIC_COUNTER,
+			   "API requests answered, by route pattern, method and status.");
+	json_object_foreach (cc->requests, key, n) {
+		char copy[160];
+		snprintf(copy, sizeof copy, "%s", key);
+		char *route = strchr(copy, '\t');
+		char *status = route ? strchr(route + 1, '\t') : NULL;
+		if (!status)
+			continue;
+		*route++ = '\0';
+		*status++ = '\0';
+		const char *labels[] = { "method", copy, "route", route, "status", status, NULL };
+		dew_metrics_sample(out, "dew_controller_requests_total", labels,
+				   (double)json_integer_value(n));
+	}
 }

@@ -114,6 +114,7 @@ struct cc {
 	uv_timer_t logs_timer;
 	size_t n_staging_watchers;
 	bool resumed;		  /* staging_resume ran */
+	json_t *requests;	  /* api.c: "method\troute\tstatus" -> answers */
 	uv_timer_t staging_timer; /* staging.c: requests a busy DEA turned down are sent again */
 };
 
@@ -142,6 +143,10 @@ void api_error(struct dew_http_req *req, int status, const char *fmt, ...)
 /* Answer for a store error: -ENOENT 404 (what names the thing), -EEXIST 409, -ESTALE 412, else 500
  * (logged). */
 void api_store_error(struct dew_http_req *req, int r, const struct dew_error *err, const char *what);
+/* The server's on_response hook: count the answer by method, route pattern and status. */
+void api_count_response(const struct dew_http_req *req, int status);
+/* dew_controller_requests_total{method, route, status} for /metrics. */
+void api_write_metrics(struct cc *cc, struct dew_buf *out);
 /* Parse the buffered body as a JSON object: NULL after answering 400 naming the problem. */
 json_t *api_body_object(struct dew_http_req *req);
 

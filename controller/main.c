@@ -149,6 +149,7 @@ static void cc_metrics(struct dew_buf *out, void *data)
 	dew_metrics_gauge(out, "dew_controller_log_streams", "Live log streams.", (double)cc->n_log_streams);
 	dew_metrics_gauge(out, "dew_controller_log_bytes", "Bytes of log lines kept.",
 			  (double)cc->logs_bytes);
+	api_write_metrics(cc, out);
 	dew_metrics_gauge(out, "dew_controller_instances_reported", "Instances the DEAs report.",
 			  (double)actual_total(cc->actual));
 }
@@ -260,7 +261,7 @@ static int cc_start(struct cc *cc, struct dew_error **err)
 	int port;
 	if (dew_parse_hostport(cc->cfg.core.listen, &host, &port) < 0)
 		return dew_error_set(err, 0, "listen: expected HOST:PORT, got `%s`", cc->cfg.core.listen);
-	const struct dew_http_limits limits = { .max_body = 1 << 20 };
+	const struct dew_http_limits limits = { .max_body = 1 << 20, .on_response = api_count_response };
 	if (dew_http_server_start(&cc->http, cc->loop, host, port, api_routes, api_n_routes, &limits, cc,
 				  err) < 0)
 		return -EIO;
@@ -317,6 +318,7 @@ int main(int argc, char **argv)
 	cc.deas = dea_pool_new();
 	cc.actual = actual_new();
 	cc.down = json_object();
+	cc.requests = json_object();
 	dew_uuid4(cc.instance_id);
 	if (cc.cfg.create_admin) {
 		r = cc_open_store(&cc, false, &err) < 0
@@ -350,6 +352,7 @@ out:
 	dea_pool_free(cc.deas);
 	actual_free(cc.actual);
 	json_decref(cc.down);
+	json_decref(cc.requests);
 	free(cc.decoy_hash);
 	dew_daemon_free(&cc.daemon);
 	return r;

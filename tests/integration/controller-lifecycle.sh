@@ -139,6 +139,11 @@ curl -sS "http://127.0.0.1:$cc_STATUS_PORT/metrics" >"$T/metrics"
 grep -q '^dew_controller_hm_stale_total 1$' "$T/metrics" || dew_fail "hm_stale is not 1: $(grep hm_ "$T/metrics")"
 grep -q '^dew_controller_hm_malformed_total 2$' "$T/metrics" || dew_fail "hm_malformed is not 2: $(grep hm_ "$T/metrics")"
 dew_ok "metrics count the stale and the malformed requests"
+grep -Eq '^dew_controller_requests_total\{method="GET",route="/v1/apps/:name/instances",status="200"\} [1-9]' "$T/metrics" ||
+	dew_fail "no count of GET instances 200 in /metrics: $(grep requests_total "$T/metrics" | head)"
+grep -Eq '^dew_controller_requests_total\{method="GET",route="/v1/apps/:name/instances",status="404"\} 1$' "$T/metrics" ||
+	dew_fail "bob's 404 is not counted once in /metrics: $(grep requests_total "$T/metrics" | head)"
+dew_ok "/metrics counts answers by method, route pattern and status"
 [ "$INST" != "$(jget "$R" 'j["instances"][0]["instance"]')" ] || dew_fail "the same instance id came back"
 
 # ---- the desired state for the health manager (signed) -----------------------------------------
