@@ -28,9 +28,10 @@ struct dew_http_limits {
 	uint64_t header_timeout_ms; /* whole head must arrive in time [10000] -> 408 + close */
 	uint64_t idle_timeout_ms;   /* keep-alive idle [60000] -> close */
 	size_t max_connections;	    /* [4096] further connections are closed at accept */
-	/* Not a limit: called once per request a handler answers, as its status line is written
-	 * (not for errors the server answers itself, nor for requests whose client went away
-	 * first); for metrics by route and status. NULL: none. */
+	/* Not a limit: called once per answered request as its status line is written, the
+	 * router's 404 and 405 included (req->route NULL for a 404); not for protocol errors
+	 * answered before a request was complete, nor for requests whose client went away first.
+	 * For metrics by route and status. NULL: none. */
 	void (*on_response)(const struct dew_http_req *req, int status);
 };
 

@@ -37,6 +37,9 @@ struct ctx {
 	struct dew_buf a, b, c;
 	int fds[4];
 	int result;
+	/* on_response */
+	int responses, last_status;
+	char last_route[64];
 };
 
 static void hello(struct dew_http_req *req)
@@ -257,6 +260,39 @@ static void test_basic(void)
 	ctx_finish(&ctx, "basic");
 }
 
+static void count_response(const struct dew_http_req *req, int status)
+{
+	struct ctx *ctx = req->server_data;
+	ctx->responses++;
+	ctx->last_status = status;
+	snprintf(ctx->last_route, sizeof ctx->last_route, "%s", req->route ? req->route->pattern : "-");
+}
+
+static void client_hook(struct ctx *ctx)
+{
+	int fd = ctx->fds[0] = dial(ctx->port);
+
+	say(fd, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+	hear(fd, &ctx->a, "hello");
+	say(fd, "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
+	hear(fd, &ctx->b, "\r\n\r\n");
+}
+
+/* The on_response hook sees every answered request once, with its route and status. */
+static void test_on_response(void)
+{
+	struct ctx ctx;
+	const struct dew_http_limits limits = { .on_response = count_response };
+
+	ctx_init(&ctx, &limits);
+	run_client(&ctx, client_hook);
+	tap_has_str(ctx.b.data, "404", "hook: the unknown path is a 404");
+	tap_is_int(ctx.responses, 2, "hook: called once per answer");
+	tap_is_int(ctx.last_status, 404, "hook: with the status");
+	tap_is_str(ctx.last_route, "-", "hook: no route for the unknown path");
+	ctx_finish(&ctx, "on_response");
+}
+
 static void client_slowloris(struct ctx *ctx)
 {
 	int fd = ctx->fds[0] = dial(ctx->port);
@@ -406,6 +442,7 @@ int main(void)
 	/* A write to a socket the peer closed must be an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	test_basic();
+	test_on_response();
 	test_half_close();
 	test_slowloris();
 	test_abort();
