@@ -363,16 +363,11 @@ void api_apps_list(struct dew_http_req *req)
 	dew_http_respond_json(req, 200, json_pack("{s:o}", "apps", list));
 }
 
-/* Add the routes of a new app: the ones asked for, or <name>.<domain>. 0, or answered. */
-static int apps_add_routes(struct dew_http_req *req, const json_t *body, const struct store_app *a)
+/* Check hosts (a JSON value from a request) as the routes of app a: 0, or answered (422 naming
+ * the entry, 409 for a host another app holds). */
+static int apps_check_routes(struct dew_http_req *req, const json_t *hosts, const struct store_app *a)
 {
 	struct cc *cc = api_cc(req);
-	json_t *routes = json_object_get(body, "routes");
-	bool no_route = json_is_true(json_object_get(body, "no_route"));
-	cleanup_free char *def = xasprintf("%s.%s", a->name, cc->cfg.domain);
-	json_auto_t *hosts = routes && !json_is_null(routes) ? json_incref(routes)
-			     : no_route			     ? json_array()
-							     : json_pack("[s]", def);
 	if (!json_is_array(hosts) || json_array_size(hosts) > APP_ROUTES_MAX) {
 		api_error(req, 422, "field `routes` must be an array of at most %d host names",
 			  APP_ROUTES_MAX);
@@ -390,19 +385,78 @@ static int apps_add_routes(struct dew_http_req *req, const json_t *body, const s
 			api_error(req, 422, "field `routes[%zu]`: %s", i, why);
 			return -1;
 		}
-		int64_t id = 0;
-		cleanup_error struct dew_error *err = NULL;
-		int r = store_route_create(cc->store, json_string_value(h), a->id, a->owner_id, &id, &err);
-		if (r == -EEXIST) {
+		struct store_route r = { 0 };
+		bool taken = store_route_get_by_host(cc->store, json_string_value(h), &r, NULL) == 0 &&
+			     r.app_id != a->id;
+		store_route_clear(&r);
+		if (taken) {
 			api_error(req, 409, "route `%s` is taken", json_string_value(h));
-			return -1;
-		}
-		if (r < 0) {
-			api_store_error(req, r, err, "route");
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* Make a's routes exactly hosts (checked): remove the others, add the missing. 0, or answered;
+ * *changed tells whether anything changed. */
+static int apps_set_routes(struct dew_http_req *req, const json_t *hosts, const struct store_app *a,
+			   bool *changed)
+{
+	struct cc *cc = api_cc(req);
+	struct store_route *rs = NULL;
+	size_t n = 0, i;
+	json_t *h;
+	cleanup_error struct dew_error *err = NULL;
+	*changed = false;
+	if (store_route_list(cc->store, a->id, -1, &rs, &n, &err) < 0) {
+		api_store_error(req, -EIO, err, "routes");
+		return -1;
+	}
+	for (size_t k = 0; k < n; k++) {
+		bool keep = false;
+		json_array_foreach (hosts, i, h)
+			keep |= !strcmp(json_string_value(h), rs[k].host);
+		if (!keep) {
+			store_route_delete(cc->store, rs[k].id, NULL);
+			*changed = true;
+		}
+	}
+	int r = 0;
+	json_array_foreach (hosts, i, h) {
+		bool have = false;
+		for (size_t k = 0; k < n; k++)
+			have |= !strcmp(json_string_value(h), rs[k].host);
+		if (have)
+			continue;
+		int64_t id = 0;
+		r = store_route_create(cc->store, json_string_value(h), a->id, a->owner_id, &id, &err);
+		if (r == -EEXIST) {
+			api_error(req, 409, "route `%s` is taken", json_string_value(h));
+			break;
+		}
+		if (r < 0) {
+			api_store_error(req, r, err, "route");
+			break;
+		}
+		*changed = true;
+	}
+	store_route_list_free(rs, n);
+	return r < 0 ? -1 : 0;
+}
+
+/* Add the routes of a new app: the ones asked for, or <name>.<domain>. 0, or answered. */
+static int apps_add_routes(struct dew_http_req *req, const json_t *body, const struct store_app *a)
+{
+	struct cc *cc = api_cc(req);
+	json_t *routes = json_object_get(body, "routes");
+	bool no_route = json_is_true(json_object_get(body, "no_route")), changed;
+	cleanup_free char *def = xasprintf("%s.%s", a->name, cc->cfg.domain);
+	json_auto_t *hosts = routes && !json_is_null(routes) ? json_incref(routes)
+			     : no_route			     ? json_array()
+							     : json_pack("[s]", def);
+	if (apps_check_routes(req, hosts, a) < 0)
+		return -1;
+	return apps_set_routes(req, hosts, a, &changed);
 }
 
 void api_apps_create(struct dew_http_req *req)
@@ -525,6 +579,10 @@ void api_apps_update(struct dew_http_req *req)
 		api_error(req, 403, "%s", quota);
 		goto out;
 	}
+	/* "routes": [...] replaces the app's routes. */
+	json_t *routes = json_object_get(body, "routes");
+	if (routes && apps_check_routes(req, routes, &a) < 0)
+		goto out;
 	/* "restage": true stages the package again (when the app is or becomes STARTED). */
 	bool restage = json_is_true(json_object_get(body, "restage"));
 	if (restage) {
@@ -552,9 +610,14 @@ void api_apps_update(struct dew_http_req *req)
 		api_store_error(req, r, err, "app");
 		goto out;
 	}
+	bool routes_changed = false;
+	if (routes && apps_set_routes(req, routes, &a, &routes_changed) < 0)
+		goto out; /* the rest of the update is stored: a retry of the same PUT completes it */
 	apps_notify(cc, &a);
 	staging_maybe_start(cc, &a);
 	lifecycle_converge(cc, &a, &old);
+	if (routes_changed)
+		lifecycle_routes_changed(cc, &a);
 	apps_respond(req, 200, &a, owner);
 out:
 	store_app_clear(&a);

@@ -118,6 +118,21 @@ expect 204 "unmap py2.dew.test"
 bus_wait "$M" 10 router.unregister --expr '"py2.dew.test" in m["uris"]' >/dev/null ||
 	dew_fail "the DEA did not unregister py2.dew.test"
 dew_ok "the DEA unregisters the removed route"
+M=$(bus_mark)
+api R PUT /v1/apps/py alice '{"routes":["py.dew.test","py3.dew.test"]}'
+expect 200 "PUT py's routes: py and py3"
+jcheck "$R" 'sorted(j["routes"]) == ["py.dew.test", "py3.dew.test"]' "the app has exactly those routes"
+bus_wait "$M" 10 dea.update --expr 'sorted(m["uris"]) == ["py.dew.test", "py3.dew.test"]' >/dev/null ||
+	dew_fail "no dea.update after PUT routes"
+dew_ok "PUT routes reaches the DEAs"
+api R POST /v1/apps bob '{"name":"bweb"}'
+expect 201 "bob creates bweb (route bweb.dew.test)"
+api R PUT /v1/apps/py alice '{"routes":["py.dew.test","bweb.dew.test"]}'
+expect 409 "PUT routes with bob's host"
+api R GET /v1/apps/py alice
+jcheck "$R" 'sorted(j["routes"]) == ["py.dew.test", "py3.dew.test"]' "a refused PUT changes no route"
+api R PUT /v1/apps/py alice '{"routes":["py.dew.test"]}'
+expect 200 "PUT py's routes back to py.dew.test"
 
 # ---- the health manager's channel --------------------------------------------------------------
 api R GET /v1/apps/py alice
