@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+/* dew info, dew stacks: GET /v1/info. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "cli.h"
+#include "commands.h"
+
+static json_int_t info_int(const json_t *o, const char *a, const char *b)
+{
+	return json_integer_value(json_object_get(json_object_get(o, a), b));
+}
+
+int cmd_info(struct cli *cli, const struct cli_args *a)
+{
+	(void)a;
+	json_auto_t *info = NULL;
+	if (cli_call(cli, "GET", "/v1/info", NULL, &info) < 0)
+		return CLI_FAIL;
+	if (cli->json)
+		return cli_print_json(cli, info);
+	cli_say(cli, "target:   %s (dew %s)", cli->cfg.target,
+		json_string_value(json_object_get(info, "version")));
+	cli_say(cli, "domain:   %s", json_string_value(json_array_get(json_object_get(info, "domains"), 0)));
+	cli_say(cli, "user:     %s", json_string_value(json_object_get(info, "user")) ?: "(not logged in)");
+	cli_say(cli, "DEAs:     %" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(info, "deas")));
+	if (json_object_get(info, "usage")) {
+		cli_say(cli, "memory:   %" JSON_INTEGER_FORMAT " MB of %" JSON_INTEGER_FORMAT " MB",
+			info_int(info, "usage", "memory"), info_int(info, "limits", "memory"));
+		cli_say(cli, "apps:     %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT,
+			info_int(info, "usage", "apps"), info_int(info, "limits", "apps"));
+	}
+	cli_say(cli,
+		"per app:  %" JSON_INTEGER_FORMAT " instances, %" JSON_INTEGER_FORMAT
+		" MB memory, %" JSON_INTEGER_FORMAT " MB disk at most",
+		info_int(info, "limits", "instances"), info_int(info, "limits", "app_memory"),
+		info_int(info, "limits", "app_disk"));
+	return CLI_OK;
+}
+
+int cmd_stacks(struct cli *cli, const struct cli_args *a)
+{
+	(void)a;
+	json_auto_t *info = NULL;
+	if (cli_call(cli, "GET", "/v1/info", NULL, &info) < 0)
+		return CLI_FAIL;
+	json_t *stacks = json_object_get(info, "stacks"), *s;
+	size_t i;
+	if (cli->json) {
+		json_auto_t *j = json_pack("{s:O}", "stacks", stacks ? stacks : json_array());
+		return cli_print_json(cli, j);
+	}
+	if (!json_array_size(stacks))
+		cli_say(cli, "no DEA offers a stack right now");
+	json_array_foreach (stacks, i, s)
+		cli_say(cli, "%s", json_string_value(s));
+	return CLI_OK;
+}

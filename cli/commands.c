@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The table of commands: dispatch, `dew help` and the bash completion (`dew help --commands`)
+ * all read it. Grouped by file; each group is one cmd-*.c.
+ */
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+#define NO_OPTIONS NULL
+
+static const struct cli_option json_only[] = { { 0 } };
+
+static const struct cli_option login_options[] = {
+	{ "username", 'u', "USER", "the user to log in as (asked for when not given)" },
+	{ "password-stdin", 0, NULL, "read the password from standard input instead of the terminal" },
+	{ 0 },
+};
+
+static const struct cli_option scale_options[] = {
+	{ "instances", 'i', "N", "number of instances" },
+	{ "memory", 'm', "MEM", "memory of each instance: 256M, 1G" },
+	{ "disk", 'k', "DISK", "disk of each instance: 1G" },
+	{ 0 },
+};
+
+static const struct cli_option delete_options[] = {
+	{ "force", 'f', NULL, "do not ask for confirmation" },
+	{ "delete-routes", 'r', NULL, "also delete the app's routes (they go with the app in dew)" },
+	{ 0 },
+};
+
+static const struct cli_option help_options[] = {
+	{ "commands", 0, NULL, "list the command names only (for shell completion)" },
+	{ 0 },
+};
+
+const struct cli_command cli_commands[] = {
+	/* cmd-help.c */
+	{ "help", "[COMMAND]", "show the commands, or one command's usage and options", cmd_help,
+	  help_options, 0, 1, false, false },
+	{ "version", "", "show dew's version", cmd_version, NO_OPTIONS, 0, 0, false, false },
+	/* cmd-target.c */
+	{ "target", "[URL]", "show or set the controller this CLI talks to", cmd_target, json_only, 0, 1,
+	  false, false },
+	/* cmd-login.c */
+	{ "login", "[-u USER] [--password-stdin]", "log in to the targeted controller", cmd_login,
+	  login_options, 0, 0, true, false },
+	{ "logout", "", "forget the token (and revoke it)", cmd_logout, NO_OPTIONS, 0, 0, false, false },
+	/* cmd-info.c */
+	{ "info", "", "the controller's version, domain, limits and your usage", cmd_info, json_only, 0, 0,
+	  true, false },
+	{ "stacks", "", "the stacks the DEAs offer", cmd_stacks, json_only, 0, 0, true, false },
+	/* cmd-apps.c */
+	{ "apps", "", "list your apps", cmd_apps, json_only, 0, 0, true, true },
+	{ "app", "NAME", "show one app: state, instances, routes, last staging or crash", cmd_app, json_only,
+	  1, 1, true, true },
+	/* cmd-state.c */
+	{ "start", "NAME", "start an app (staging it first when needed)", cmd_start, json_only, 1, 1, true,
+	  true },
+	{ "stop", "NAME", "stop an app's instances", cmd_stop, json_only, 1, 1, true, true },
+	{ "restart", "NAME", "restart an app (a new version of every instance)", cmd_restart, json_only, 1, 1,
+	  true, true },
+	{ "restage", "NAME", "stage an app's bits again, then restart it", cmd_restage, json_only, 1, 1, true,
+	  true },
+	{ "scale", "NAME [-i N] [-m MEM] [-k DISK]", "change an app's instances, memory or disk", cmd_scale,
+	  scale_options, 1, 1, true, true },
+	{ "delete", "NAME [-f] [-r]", "delete an app, its instances and routes", cmd_delete, delete_options,
+	  1, 1, true, true },
+	/* -- more commands: add their group above this line -- */
+};
+
+const size_t cli_n_commands = sizeof cli_commands / sizeof *cli_commands;
+
+const struct cli_command *cli_command_find(const char *name)
+{
+	for (size_t i = 0; i < cli_n_commands; i++)
+		if (!strcmp(cli_commands[i].name, name))
+			return &cli_commands[i];
+	return NULL;
+}
+
+void cli_usage(FILE *f, const struct cli_command *cmd)
+{
+	fprintf(f, "usage: dew %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+	bool any = cmd->options && cmd->options->name;
+	if (any)
+		fputs("\noptions:\n", f);
+	for (const struct cli_option *o = cmd->options; o && o->name; o++) {
+		char head[64], shortopt[5] = "    ";
+		if (o->short_name)
+			snprintf(shortopt, sizeof shortopt, "-%c, ", o->short_name);
+		snprintf(head, sizeof head, "%s--%s%s%s", shortopt, o->name, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
+		fprintf(f, "  %-28s %s\n", head, o->help);
+	}
+	if (cmd->options == json_only)
+		fputs("\noptions:\n      --json                   machine-readable output\n", f);
+}
