@@ -68,7 +68,11 @@ const struct cli_command cli_commands[] = {
 	  scale_options, 1, 1, true, true },
 	{ "delete", "NAME [-f] [-r]", "delete an app, its instances and routes", cmd_delete, delete_options,
 	  1, 1, true, true },
-	/* -- more commands: add their group above this line -- */
+	/* -- push: cmd-push.c (its entries below this line) -- */
+
+	/* -- observing and settings: cmd-instances.c, cmd-logs.c, cmd-files.c, cmd-env.c, cmd-routes.c,
+	 * cmd-buildpacks.c (their entries below this line) -- */
+
 };
 
 const size_t cli_n_commands = sizeof cli_commands / sizeof *cli_commands;

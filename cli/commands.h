@@ -28,5 +28,8 @@ int cmd_restart(struct cli *cli, const struct cli_args *a);
 int cmd_restage(struct cli *cli, const struct cli_args *a);
 int cmd_scale(struct cli *cli, const struct cli_args *a);
 int cmd_delete(struct cli *cli, const struct cli_args *a);
+/* -- push: cmd-push.c (below this line) -- */
+
+/* -- observing and settings (below this line) -- */
 
 #endif

@@ -18,6 +18,7 @@
 #include "controller.h"
 #include "json.h"
 #include "log.h"
+#include "random.h"
 #include "store.h"
 
 enum {
@@ -157,6 +158,13 @@ static void staging_apply(struct staging_result *res, struct store_app *a)
 	a->staging_error = res->error ? xstrdup(res->error) : NULL;
 	if (res->error)
 		return;
+	/* Instances running an older droplet are replaced: a new version stops them (lifecycle.c). */
+	if (!a->droplet_sha256 || strcmp(a->droplet_sha256, res->droplet_sha256) != 0) {
+		char v[37];
+		dew_uuid4(v);
+		free(a->version);
+		a->version = xstrdup(v);
+	}
 	free(a->droplet_sha256);
 	a->droplet_sha256 = xstrdup(res->droplet_sha256);
 	free(a->detected_buildpack);

@@ -244,6 +244,19 @@ api R PUT /v1/apps/py alice '{"instances":1}'
 expect 200 "scale py back to 1"
 wait_json R /v1/apps/py/instances alice "$(live 1)" 30 "py: one instance again"
 
+# ---- new bits for a running app: the instances are replaced -------------------------------------
+mkdir -p "$T/py-v3"
+sed 's/hello from python/hello from python, v3/' "$top_srcdir/tests/fixtures/apps/python/app.py" >"$T/py-v3/app.py"
+tar -C "$T/py-v3" -czf "$T/py-v3.tgz" .
+api R GET /v1/apps/py alice
+VOLD=$(jget "$R" 'j["version"]')
+api R PUT /v1/apps/py/bits alice - --form-string 'resources=[]' -F "application=@$T/py-v3.tgz"
+expect 201 "new bits for the running py"
+wait_json R /v1/apps/py/instances alice "$(live 1) and j['version'] != '$VOLD'" 60 \
+	"once staged, py runs a new version only"
+ADDR3=$(jget "$R" '"%s:%s" % (j["instances"][0]["host"], j["instances"][0]["port"])')
+dew_assert_eq "$(curl -sS --max-time 5 "http://$ADDR3/")" "hello from python, v3" "the new instance serves the new bits"
+
 # ---- stop and delete ------------------------------------------------------------------------------
 api R PUT /v1/apps/py alice '{"state":"STOPPED"}'
 expect 200 "stop py"
