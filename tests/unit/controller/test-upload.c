@@ -28,6 +28,7 @@
 #include "error.h"
 #include "fs.h"
 #include "json.h"
+#include "package.h"
 #include "sha256.h"
 #include "tap.h"
 #include "testarchive.h"
@@ -223,6 +224,10 @@ static struct result upload_ents(enum fmt f, const struct test_ent *ents, size_t
 static char *package_listing(const char *sha)
 {
 	cleanup_free char *path = blobs_path(blobs, BLOB_PACKAGE, sha);
+	struct dew_error *err = NULL;
+	if (package_materialize(blobs, sha, &err) < 0)
+		tap_diag("materialize %s: %s", sha, dew_error_msg(err));
+	dew_error_free(err);
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
 	struct dew_buf out = DEW_BUF_INIT;
@@ -482,7 +487,9 @@ static void test_first_upload(void)
 		tap_diag("%s", r.msg);
 	tap_is_int((int)r.files, 6, "six files and links in the package");
 	tap_ok(dew_sha256_is_hex(r.sha), "a package hash");
-	tap_ok(blobs_has(blobs, BLOB_PACKAGE, r.sha, UINT64_MAX), "the package is stored under it");
+	tap_ok(blobs_has(blobs, BLOB_MANIFEST, r.sha, UINT64_MAX),
+	       "the package is stored under it (a manifest)");
+	tap_ok(!blobs_has(blobs, BLOB_PACKAGE, r.sha, UINT64_MAX), "and no tar of it until one is asked for");
 	tap_is_int(count_pool() - pool0, 5, "five distinct contents entered the pool");
 	for (size_t i = 0; i < app_n; i++) {
 		if (app[i].type)
@@ -560,7 +567,7 @@ static void test_framing_ok(void)
 static void framing_refused(const char *what, const char *ct, const struct dew_buf *body, int code,
 			    const char *needle)
 {
-	int pk = count_in("packages");
+	int pk = count_in("manifests");
 
 	for (enum chunking c = WHOLE; c <= BYTES; c++) {
 		struct result r = run(ct, body->data, body->len, c, 0, NULL);
@@ -571,7 +578,7 @@ static void framing_refused(const char *what, const char *ct, const struct dew_b
 			tap_diag("%s: %s", what, r.msg);
 		result_free(&r);
 	}
-	tap_ok(count_in("packages") == pk && count_in("tmp") == 0, "%s: no package, nothing in tmp/", what);
+	tap_ok(count_in("manifests") == pk && count_in("tmp") == 0, "%s: no package, nothing in tmp/", what);
 }
 
 static void test_framing_bad(void)
@@ -754,12 +761,12 @@ static void test_names(void)
 /* Re-uploading the same app gives the same package; one changed file adds one blob. */
 static void test_reupload(void)
 {
-	int pool0 = count_pool(), pk0 = count_in("packages");
+	int pool0 = count_pool(), pk0 = count_in("manifests");
 	struct result r = upload_ents(TAR, app, app_n, NULL, NULL);
 
 	tap_is_str(r.sha, app_sha, "re-upload: the same package hash (no restage)");
 	tap_is_int(count_pool(), pool0, "re-upload: nothing new in the pool");
-	tap_is_int(count_in("packages"), pk0, "re-upload: no new package");
+	tap_is_int(count_in("manifests"), pk0, "re-upload: no new package");
 	result_free(&r);
 
 	struct test_ent changed[DEW_ARRAY_SIZE(app)];
@@ -776,7 +783,7 @@ static void test_reupload(void)
 	tap_is_int(count_pool(), pool0 + 1, "one file changed: exactly one new blob in the pool");
 	cleanup_free char *h = hex_of(changed[1].data);
 	tap_ok(blobs_has(blobs, BLOB_POOL, h, strlen(changed[1].data)), "and it is the changed file's");
-	tap_is_int(count_in("packages"), pk0 + 1, "one new package");
+	tap_is_int(count_in("manifests"), pk0 + 1, "one new package");
 	cleanup_free char *want = expected_listing(changed, DEW_ARRAY_SIZE(changed));
 	cleanup_free char *got = package_listing(r.sha);
 	tap_is_str(got, want, "the new package has the changed content");
@@ -789,14 +796,14 @@ static void test_reupload(void)
 static void refused(const char *what, const struct dew_buf *body, const struct upload_limits *lim, int code,
 		    const char *needle)
 {
-	int pk = count_in("packages");
+	int pk = count_in("manifests");
 	struct result r = run_body(body, WHOLE, lim);
 
 	tap_is_int(r.rc, -code, "%s: refused with %s", what, strerror(code));
 	tap_has_str(r.msg, needle, "%s: the message names it", what);
 	tap_diag("%s: %s", what, r.msg);
-	tap_ok(count_in("packages") == pk && count_in("tmp") == 0, "%s: no new package, nothing left in tmp/",
-	       what);
+	tap_ok(count_in("manifests") == pk && count_in("tmp") == 0,
+	       "%s: no new package, nothing left in tmp/", what);
 	result_free(&r);
 }
 
