@@ -313,7 +313,10 @@ static int proxy_response_head(struct client *c)
 			errors_respond(c, RERR_ENDPOINT_FAILURE, true);
 			return -1;
 		}
-		bool close = c->close_after || !ex->req_body.done || resp.body == BODY_CLOSE || rt->draining;
+		/* A refused upgrade is answered, then the connection ends: the client may already
+		 * be speaking the new protocol. */
+		bool close = c->close_after || !ex->req_body.done || resp.body == BODY_CLOSE ||
+			     rt->draining || (ex->req.upgrade && !resp.upgraded && !resp.interim);
 		struct head_reply rp = {
 			.request_id = ex->request_id,
 			.close = close && !resp.interim,
@@ -331,7 +334,7 @@ static int proxy_response_head(struct client *c)
 		}
 		ex->status = h.status;
 		ex->resp_head_done = ex->resp_started = true;
-		ex->upstream_reusable = resp.keep_alive && !resp.upgraded;
+		ex->upstream_reusable = resp.keep_alive && !ex->req.upgrade;
 		c->close_after = close;
 		client_response_timer(c, false);
 		client_write(c, rt->scratch.data, rt->scratch.len);

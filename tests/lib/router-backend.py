@@ -114,7 +114,13 @@ def websocket(c, headers):
         if b0 & 15 == 8:
             c.s.sendall(b"\x88\x00")
             return
-        hdr = bytes([0x80 | (b0 & 15)]) + (bytes([n]) if n < 126 else b"\x7e" + struct.pack(">H", n))
+        if n < 126:
+            size = bytes([n])
+        elif n < 65536:
+            size = b"\x7e" + struct.pack(">H", n)
+        else:
+            size = b"\x7f" + struct.pack(">Q", n)
+        hdr = bytes([0x80 | (b0 & 15)]) + size
         c.s.sendall(hdr + data)
 
 
