@@ -83,7 +83,7 @@ dew_assert_eq "$(cat "$T/rr")" 10 "round-robin over 3 backends: 10 requests each
 # Least-connection: be1 is busy with a slow request, so the next requests avoid it.
 for b in be1 be2; do
 	port_var=${b}_PORT
-	rt_register "${!port_var}" '["lc.example.com"]' "lc-$b" '"options":{"loadbalancing":"least-connection"}'
+	rt_register "${!port_var}" '["lc.example.com"]' "rr-$b" '"options":{"loadbalancing":"least-connection"}'
 done
 curl -sS --max-time 10 -o /dev/null -H 'Host: lc.example.com' "http://127.0.0.1:$router_PORT/slow?ms=1500" &
 slow=$!
