@@ -382,7 +382,7 @@ static void list_put_int(struct dew_buf *b, const char *key, int64_t v)
  * and dumping jansson objects was most of a list request's time (docs/PERFORMANCE.md). Keep
  * the two in step: the same keys in the same order, so a list entry equals GET /v1/apps/:name.
  */
-static void list_put_app(struct dew_buf *b, const struct store_app *a, const char *owner,
+static void list_put_app(struct cc *cc, struct dew_buf *b, const struct store_app *a, const char *owner,
 			 const struct store_route *rs, size_t n_rs)
 {
 	bool first = true;
@@ -430,6 +430,9 @@ static void list_put_app(struct dew_buf *b, const struct store_app *a, const cha
 	list_put_int(b, "revision", a->revision);
 	list_put_int(b, "created", a->created);
 	list_put_int(b, "updated", a->updated);
+	if (a->state == STORE_APP_STARTED)
+		list_put_int(b, "running_instances",
+			     (int64_t)actual_count(cc->actual, a->guid, a->version, 1u << ACTUAL_RUNNING));
 	if (a->staging_error) {
 		dew_buf_puts(b, ",\"staging_error\":");
 		list_put_string(b, a->staging_error);
@@ -475,7 +478,7 @@ void api_apps_list(struct dew_http_req *req)
 			owner = o.name;
 		if (i > 0)
 			dew_buf_putc(&b, ',');
-		list_put_app(&b, &apps[i], owner, rs, n_rs);
+		list_put_app(cc, &b, &apps[i], owner, rs, n_rs);
 		store_user_clear(&o);
 	}
 	dew_buf_puts(&b, "]}");

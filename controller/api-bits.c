@@ -193,6 +193,10 @@ static void bits_done(uv_work_t *w, int status)
 	} else {
 		dew_info("bits of %s: package %.12s, %" PRIu64 " files%s", j->app_name, j->sha256, j->files,
 			 changed ? "" : " (unchanged)");
+		if (changed && cc->bus) {
+			json_auto_t *m = json_pack("{s:s}", "droplet", a.guid);
+			dew_bus_publish_json(cc->bus, "droplet.updated", NULL, m); /* its revision moved */
+		}
 		staging_maybe_start(cc, &a); /* when the app is STARTED */
 		dew_http_respond_json(j->req, 201,
 				      json_pack("{s:s, s:I, s:b}", "package_sha256", j->sha256, "files",

@@ -327,11 +327,11 @@ static json_t *internal_desired_json(const struct store_app *a)
 		[STORE_PACKAGE_STAGED] = "STAGED",
 		[STORE_PACKAGE_FAILED] = "FAILED",
 	};
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "droplet", a->guid, "name", a->name,
-			 "version", a->version, "state", states[a->state], "package_state",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "droplet", a->guid, "name",
+			 a->name, "version", a->version, "state", states[a->state], "package_state",
 			 packages[a->package_state], "instances", (json_int_t)a->instances, "memory",
 			 (json_int_t)a->memory_mb, "disk", (json_int_t)a->disk_mb, "last_updated",
-			 (json_int_t)a->updated);
+			 (json_int_t)a->updated, "revision", (json_int_t)a->revision);
 }
 
 void api_internal_desired(struct dew_http_req *req)
