@@ -220,17 +220,31 @@ void actual_note_start(struct actual *a, const char *dea, const char *droplet, c
 	entry_push(e, &i);
 }
 
-void actual_expire(struct actual *a, uint64_t now_ms, uint64_t ttl_ms)
+size_t actual_expire(struct actual *a, uint64_t now_ms, uint64_t ttl_ms)
 {
-	size_t kept = 0;
+	size_t kept = 0, gone = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		struct dea_entry *e = a->deas[i];
-		if (e->seen_ms + ttl_ms < now_ms)
+		if (e->seen_ms + ttl_ms < now_ms) {
 			entry_free(e);
-		else
+			gone++;
+		} else {
 			a->deas[kept++] = e;
+		}
 	}
 	a->n = kept;
+	return gone;
+}
+
+bool actual_set_state(struct actual *a, const char *instance, enum actual_state state)
+{
+	for (size_t d = 0; d < a->n; d++)
+		for (size_t i = 0; i < a->deas[d]->n; i++)
+			if (!strcmp(a->deas[d]->v[i].instance, instance)) {
+				a->deas[d]->v[i].state = state;
+				return true;
+			}
+	return false;
 }
 
 size_t actual_each(const struct actual *a, const char *droplet, actual_fn fn, void *data)

@@ -56,8 +56,11 @@ int actual_heartbeat(struct actual *a, const json_t *msg, uint64_t now_ms, struc
 /* A start accepted by dea: STARTING until that DEA's next heartbeat. */
 void actual_note_start(struct actual *a, const char *dea, const char *droplet, const char *version,
 		       const char *instance, int64_t index, double now);
-/* Forget DEAs not heard from since now_ms - ttl_ms. */
-void actual_expire(struct actual *a, uint64_t now_ms, uint64_t ttl_ms);
+/* Forget DEAs not heard from since now_ms - ttl_ms; returns how many were forgotten. */
+size_t actual_expire(struct actual *a, uint64_t now_ms, uint64_t ttl_ms);
+/* The instance ended (droplet.exited): state until its DEA's next heartbeat says otherwise.
+ * False when no DEA reported it. */
+bool actual_set_state(struct actual *a, const char *instance, enum actual_state state);
 
 /* Call fn for every instance of droplet (all DEAs); returns how many there were. */
 typedef void (*actual_fn)(const struct actual_instance *inst, void *data);

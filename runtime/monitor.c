@@ -249,6 +249,33 @@ static void loop(struct monitor *mo)
 }
 
 /* Detach from the creator: own session, stdio on /dev/null, a recognisable name. */
+/* Close every descriptor from first to last (inclusive) when the span is not empty. */
+static void close_span(unsigned first, unsigned last)
+{
+	if (first <= last)
+		syscall(SYS_close_range, first, last, 0);
+}
+
+/*
+ * The monitor is forked from its creator without an exec: it holds a copy of every descriptor
+ * the creator had, such as a daemon's bus connection and listening sockets. Kept open, they
+ * would outlive the creator (a DEA killed with SIGKILL would stay connected to the bus and keep
+ * its port bound for as long as its containers run). Only the socket to the creator and the
+ * exec fifo are kept.
+ */
+static void close_inherited(const struct dewrt_monitor_args *m)
+{
+	unsigned a = (unsigned)m->creator_fd, b = (unsigned)m->fifo_fd;
+	if (a > b) {
+		unsigned t = a;
+		a = b;
+		b = t;
+	}
+	close_span(3, a - 1);
+	close_span(a + 1, b - 1);
+	close_span(b + 1, ~0U);
+}
+
 static void detach(void)
 {
 	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -363,6 +390,7 @@ void dewrt__monitor_main(const struct dewrt_monitor_args *m)
 	sigset_t mask;
 
 	detach();
+	close_inherited(m);
 	/* The creator's freed heap would otherwise stay private dirty memory of every monitor. */
 	malloc_trim(0);
 	sigemptyset(&mask);

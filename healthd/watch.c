@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What dew-healthd watches and how it acts (issue #10): dea.heartbeat feeds the view of what
+ * runs; droplet.exited marks an instance ended at once and, for a crash, records it and decides
+ * for its app right away (a crash is repaired in the same heartbeat round, not at the next
+ * sweep); droplet.updated re-reads that app and lets it settle; a sweep every sweep_ms expires
+ * lost DEAs (3 heartbeat intervals of silence) and decides for every app. Decisions become
+ * cloudcontrollers.hm.requests carrying the version, last_updated and revision they were based
+ * on, starts limited to starts_per_second. Nothing is decided before one full read of the
+ * desired state and a full round of heartbeats after (re)connecting.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actual.h"
+#include "alloc.h"
+#include "healthd.h"
+#include "json.h"
+#include "log.h"
+
+enum { WATCH_MSG_MAX = 1 << 20, WATCH_ID_MAX = 64 };
+
+static bool watch_id_ok(const char *s)
+{
+	size_t n = s ? strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") : 0;
+	return n > 0 && n <= WATCH_ID_MAX && !s[n] && s[0] != '.';
+}
+
+static json_t *watch_parse(struct hm *hm, const struct dew_bus_msg *msg)
+{
+	json_t *j = msg->len <= WATCH_MSG_MAX ? dew_json_parse(msg->data, msg->len, NULL) : NULL;
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		if (hm->n.bad_messages++ % 100 == 0)
+			dew_warn("a malformed message on the bus: dropped");
+		return NULL;
+	}
+	return j;
+}
+
+/* Take a start from the bucket (starts_per_second, bursts of as many). */
+static bool watch_token(struct hm *hm)
+{
+	uint64_t now = uv_now(hm->loop);
+	double rate = (double)hm->cfg.starts_per_second;
+	hm->tokens += (double)(now - hm->tokens_ms) * rate / 1000.0;
+	hm->tokens_ms = now;
+	if (hm->tokens > rate)
+		hm->tokens = rate;
+	if (hm->tokens < 1) {
+		hm->n.rate_limited++;
+		return false;
+	}
+	hm->tokens -= 1;
+	return true;
+}
+
+static void watch_request(struct hm *hm, const json_t *app, const char *op, const char *key, json_t *list)
+{
+	json_auto_t *m =
+		json_pack("{s:O, s:s, s:O?, s:O?, s:O?, s:O}", "droplet", json_object_get(app, "droplet"),
+			  "op", op, "version", json_object_get(app, "version"), "last_updated",
+			  json_object_get(app, "last_updated"), "revision", json_object_get(app, "revision"),
+			  key, list);
+	if (m)
+		dew_bus_publish_json(hm->bus, "cloudcontrollers.hm.requests", NULL, m);
+}
+
+static void watch_on_recheck(uv_timer_t *t);
+
+/* Decide for every app again in ms (or sooner, when another recheck is due first). */
+static void watch_recheck_in(struct hm *hm, uint64_t ms)
+{
+	uint64_t due = uv_now(hm->loop) + ms;
+	if (uv_is_active((uv_handle_t *)&hm->recheck_timer) && hm->recheck_at <= due)
+		return;
+	hm->recheck_at = due;
+	uv_timer_start(&hm->recheck_timer, watch_on_recheck, ms, 0);
+}
+
+void watch_act(struct hm *hm, const char *guid)
+{
+	uint64_t now = uv_now(hm->loop);
+	if (!hm->bus_connected || !hm->have_desired || now < hm->acting_from) {
+		if (hm->bus_connected && hm->have_desired)
+			watch_recheck_in(hm, hm->acting_from - now);
+		return;
+	}
+	json_t *until = json_object_get(hm->settle, guid);
+	if (until && (uint64_t)json_integer_value(until) > now) {
+		watch_recheck_in(hm, (uint64_t)json_integer_value(until) - now);
+		return;
+	}
+	json_object_del(hm->settle, guid);
+	const json_t *app = json_object_get(hm->desired, guid);
+	struct hm_decision d;
+	hm_decide(guid, app, hm->actual, hm->history, &hm->cfg.policy, now, &d);
+	if (json_array_size(d.stop)) {
+		/* For an app the controller no longer has, a STOP needs no version. */
+		json_auto_t *gone = app ? NULL : json_pack("{s:s}", "droplet", guid);
+		watch_request(hm, app ? app : gone, "STOP", "instances", d.stop);
+		hm->n.stops += json_array_size(d.stop);
+		dew_info("app %s: stopping %zu instance(s)", guid, json_array_size(d.stop));
+	}
+	json_t *starts = json_array(), *i;
+	size_t k;
+	json_array_foreach (d.start, k, i) {
+		if (!watch_token(hm))
+			break;
+		json_array_append(starts, i);
+		hm_history_started(hm->history, guid, json_string_value(json_object_get(app, "version")),
+				   json_integer_value(i), now);
+	}
+	if (json_array_size(starts)) {
+		watch_request(hm, app, "START", "indices", starts);
+		hm->n.starts += json_array_size(starts);
+		dew_info("app %s: starting %zu missing instance(s)", guid, json_array_size(starts));
+	}
+	json_decref(starts);
+	hm->flapping += json_array_size(d.flapping);
+	if (d.retry_ms)
+		watch_recheck_in(hm, d.retry_ms);
+	else if (json_array_size(d.start) > json_array_size(starts))
+		watch_recheck_in(hm, 1000 / (uint64_t)hm->cfg.starts_per_second + 1); /* rate limited */
+	hm_decision_clear(&d);
+}
+
+static void watch_on_heartbeat(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)
+{
+	struct hm *hm = data;
+	(void)bus;
+	json_auto_t *j = watch_parse(hm, msg);
+	if (j && actual_heartbeat(hm->actual, j, uv_now(hm->loop), NULL) == 0)
+		hm->n.heartbeats++;
+	else if (j)
+		hm->n.bad_messages++;
+}
+
+static void watch_on_exited(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)
+{
+	struct hm *hm = data;
+	(void)bus;
+	json_auto_t *j = watch_parse(hm, msg);
+	const char *guid = json_string_value(json_object_get(j, "droplet"));
+	const char *version = json_string_value(json_object_get(j, "version"));
+	const char *instance = json_string_value(json_object_get(j, "instance"));
+	const char *reason = json_string_value(json_object_get(j, "reason"));
+	json_t *index = json_object_get(j, "index");
+	if (!j || !watch_id_ok(guid) || !watch_id_ok(version) || !watch_id_ok(instance) || !reason ||
+	    !json_is_integer(index) || json_integer_value(index) < 0) {
+		hm->n.bad_messages += j != NULL;
+		return;
+	}
+	hm->n.exits++;
+	actual_set_state(hm->actual, instance, !strcmp(reason, "CRASHED") ? ACTUAL_CRASHED : ACTUAL_STOPPED);
+	if (!strcmp(reason, "CRASHED")) {
+		hm->n.crashes++;
+		hm_history_crash(hm->history, guid, version, json_integer_value(index), uv_now(hm->loop));
+	}
+	watch_act(hm, guid);
+}
+
+static void watch_on_updated(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)
+{
+	struct hm *hm = data;
+	(void)bus;
+	json_auto_t *j = watch_parse(hm, msg);
+	const char *guid = json_string_value(json_object_get(j, "droplet"));
+	if (!j || !watch_id_ok(guid)) {
+		hm->n.bad_messages += j != NULL;
+		return;
+	}
+	hm->n.updates++;
+	json_object_set_new(hm->settle, guid,
+			    json_integer((json_int_t)(uv_now(hm->loop) + hm->cfg.settle_ms)));
+	desired_fetch(hm, guid);
+}
+
+static void watch_act_all(struct hm *hm)
+{
+	const char *guid;
+	json_t *v;
+	hm->flapping = 0;
+	json_object_foreach (hm->desired, guid, v)
+		watch_act(hm, guid);
+}
+
+static void watch_on_sweep(uv_timer_t *t)
+{
+	watch_act_all(t->data);
+}
+
+static void watch_on_recheck(uv_timer_t *t)
+{
+	watch_act_all(t->data);
+}
+
+/* Every heartbeat interval: a DEA silent for 3 of them is lost, and its instances with it. */
+static void watch_on_tick(uv_timer_t *t)
+{
+	struct hm *hm = t->data;
+	if (!hm->bus_connected)
+		return; /* while the bus is down no heartbeat comes: nobody is lost for it */
+	size_t lost = actual_expire(hm->actual, uv_now(hm->loop), 3 * hm->cfg.heartbeat_interval_ms);
+	if (!lost)
+		return;
+	dew_notice("%zu DEA(s) silent for 3 heartbeat intervals: their instances are lost", lost);
+	hm->n.lost_deas += lost;
+	watch_act_all(hm);
+}
+
+static void watch_on_desired_timer(uv_timer_t *t)
+{
+	struct hm *hm = t->data;
+	if (!hm->fetches)
+		desired_fetch(hm, NULL);
+}
+
+void watch_connected(struct hm *hm)
+{
+	/* Every DEA answers with a full heartbeat: a round later the view is whole. */
+	dew_bus_publish(hm->bus, "healthmanager.start", NULL, "", 0);
+	hm->acting_from =
+		uv_now(hm->loop) + hm->cfg.heartbeat_interval_ms + hm->cfg.heartbeat_interval_ms / 2;
+	if (!hm->fetches)
+		desired_fetch(hm, NULL);
+}
+
+void watch_start(struct hm *hm)
+{
+	if (dew_bus_subscribe(hm->bus, "dea.heartbeat", NULL, watch_on_heartbeat, hm) == 0 ||
+	    dew_bus_subscribe(hm->bus, "droplet.exited", NULL, watch_on_exited, hm) == 0 ||
+	    dew_bus_subscribe(hm->bus, "droplet.updated", NULL, watch_on_updated, hm) == 0)
+		abort();
+	uv_timer_init(hm->loop, &hm->sweep_timer);
+	uv_timer_init(hm->loop, &hm->desired_timer);
+	uv_timer_init(hm->loop, &hm->recheck_timer);
+	uv_timer_init(hm->loop, &hm->tick_timer);
+	hm->sweep_timer.data = hm->desired_timer.data = hm->recheck_timer.data = hm->tick_timer.data = hm;
+	uv_timer_start(&hm->sweep_timer, watch_on_sweep, hm->cfg.sweep_ms, hm->cfg.sweep_ms);
+	uv_timer_start(&hm->tick_timer, watch_on_tick, hm->cfg.heartbeat_interval_ms,
+		       hm->cfg.heartbeat_interval_ms);
+	uv_timer_start(&hm->desired_timer, watch_on_desired_timer, hm->cfg.desired_interval_ms,
+		       hm->cfg.desired_interval_ms);
+}
+
+void watch_stop(struct hm *hm)
+{
+	uv_close((uv_handle_t *)&hm->sweep_timer, NULL);
+	uv_close((uv_handle_t *)&hm->desired_timer, NULL);
+	uv_close((uv_handle_t *)&hm->recheck_timer, NULL);
+	uv_close((uv_handle_t *)&hm->tick_timer, NULL);
+}

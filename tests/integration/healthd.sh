@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# dew-healthd (issue #10) with a real dew-bus, dew-controller and two dew-deas running
+# containers: a kill -9 of an app's process is repaired at once (not at a sweep: the sweep is set
+# to 1 h here), an instance started behind the controller's back is stopped, the instances of a
+# DEA killed with kill -9 run on the other DEA within 3 heartbeat intervals, a crash-looping app
+# backs off and gives up, and a healthd restarted while all is well asks for nothing.
+set -u
+. "$(dirname "$0")/../lib/lib.sh"
+. "$(dirname "$0")/../lib/dea-lib.sh"
+. "$(dirname "$0")/../lib/cc-lib.sh"
+dew_test_init healthd 240
+
+HMD=$top_builddir/healthd/dew-healthd
+[ -x "$HMD" ] || dew_fail "dew-healthd not built at $HMD"
+dea_lib_init
+dea_start dea --staging-concurrency 1
+PORT_MIN2=$(dea__free_port_range 51) || dew_fail "no free range of 51 ports"
+dea_start dea2 --id dea2 --state-dir "$T/dea2-state" --base-dir "$T/dea2-base" --port-min "$PORT_MIN2" \
+	--port-max $((PORT_MIN2 + 50)) --staging-concurrency 1
+cc_start --advertise-ttl 1s
+cc_user alice
+HM_ARGS=(--bus "$BUS_URL" --controller-url "$CC_URL" --internal-secret "$CC_SECRET" --heartbeat-interval 200ms
+	--sweep-interval 1h --settle-time 300ms --start-pending 3s --flap-window 1m --flap-crashes 2
+	--give-up-crashes 4 --backoff-min 300ms --backoff-max 1s)
+dew_start_daemon hm "$HMD" "${HM_ARGS[@]}"
+metric() { curl -sS "http://127.0.0.1:$hm_STATUS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+live() { echo "len([i for i in j['instances'] if i['state'] == 'RUNNING' and i['version'] == j['version']]) == $1 and len([i for i in j['instances'] if i['state'] != 'DOWN']) == $1"; }
+
+push web python '"instances":2'
+wait_package web STAGED 60
+wait_json R /v1/apps/web/instances alice "$(live 2)" 30 "web: two instances RUNNING"
+GUID=$(jget "$(curl -sS -H "Authorization: Bearer ${TOK[alice]}" "$CC_URL/v1/apps/web")" 'j["guid"]')
+
+# ---- kill -9 an app process: repaired at once ------------------------------------------------------
+VICTIM=$(jget "$R" '[i for i in j["instances"] if i["index"] == 0][0]["instance"]')
+pid=$("${DEW_RUN[@]}" ps "$VICTIM" | awk '$1 ~ /^[0-9]+$/ && $2 == "python3" && $3 == "app.py" { print $1; exit }')
+[ -n "$pid" ] || dew_fail "no app process in $VICTIM"
+t0=$(date +%s.%N)
+kill -KILL "$pid"
+wait_json R /v1/apps/web/instances alice "$(live 2) and '$VICTIM' not in [i['instance'] for i in j['instances']]" 20 \
+	"index 0 runs again after kill -9 of its process"
+t1=$(date +%s.%N)
+echo "# repaired in $(python3 -c "print(round($t1 - $t0, 2))") s (the sweep is 1 h: the crash itself triggered it)"
+[ "$(metric dew_healthd_starts_total)" -ge 1 ] || dew_fail "healthd asked for no start"
+dew_ok "healthd asked for the start (starts_total $(metric dew_healthd_starts_total))"
+
+# ---- an instance behind the controller's back is stopped -------------------------------------------
+SHA=$(ls "$T/blobs/droplets" | head -1) # web's: the only app staged so far
+STOPS=$(metric dew_healthd_stops_total)
+bus_pub dea.dea2.start "{\"droplet\":\"$GUID\",\"name\":\"web\",\"version\":\"$(jget "$R" 'j["version"]')\",\"instance_id\":\"intruder-1\",\"index\":7,\"droplet_uri\":\"$(cc_signed GET "/v1/internal/droplets/$SHA")\",\"droplet_sha256\":\"$SHA\",\"stack\":\"host\",\"memory\":64}"
+bus_pub droplet.updated "{\"droplet\":\"$GUID\"}"
+deadline=$((SECONDS + 20))
+until [ "$(metric dew_healthd_stops_total)" -gt "$STOPS" ]; do
+	[ $SECONDS -lt $deadline ] || dew_fail "healthd did not stop the extra instance: $(grep intruder "$T"/dea2.log | tail -3)"
+	sleep 0.2
+done
+dew_ok "healthd asked to stop the extra instance (index 7)"
+deadline=$((SECONDS + 20))
+until grep -q 'intruder-1.*STOPPING\|intruder-1.*-> STOPPED\|intruder-1.*stopped' "$T/dea2.log"; do
+	[ $SECONDS -lt $deadline ] || dew_fail "the extra instance was not stopped: $(grep intruder "$T/dea2.log" | tail -3)"
+	sleep 0.2
+done
+dew_ok "the DEA stopped the extra instance"
+
+# ---- kill -9 a DEA: its instances run on the other one ----------------------------------------------
+wait_json R /v1/apps/web/instances alice "$(live 2)" 20 "web: two instances RUNNING before the DEA is killed"
+ON1=$(jget "$R" 'len([i for i in j["instances"] if i["dea"] == "dea1"])')
+if [ "$ON1" = 0 ]; then
+	dew_fail "no instance of web on dea1 to lose: $R"
+fi
+kill -KILL "$dea_PID"
+wait "$dea_PID" 2>/dev/null
+# Its containers' monitors were forked from it: they must not keep its sockets open.
+python3 -c 'import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$dea_PORT" ||
+	dew_fail "dea1's port $dea_PORT is still bound after kill -9 (held by its containers' monitors?)"
+dew_ok "dea1's listening port is free once it is killed, though its containers run on"
+wait_json R /v1/apps/web/instances alice "$(live 2) and all(i['dea'] == 'dea2' for i in j['instances'])" 30 \
+	"after kill -9 of dea1, both instances run on dea2"
+[ "$(metric dew_healthd_lost_deas_total)" -ge 1 ] || dew_fail "healthd counted no lost DEA"
+dew_ok "healthd counted the lost DEA"
+
+# ---- a crash-looping app backs off and gives up -------------------------------------------------------
+push loop python '"memory":64,"command":"python3 -c \"import sys; print(\\\"bye\\\"); sys.exit(3)\""'
+wait_package loop STAGED 60
+deadline=$((SECONDS + 40))
+until [ "$(jget "$(curl -sS -H "Authorization: Bearer ${TOK[alice]}" "$CC_URL/v1/apps/loop/crashes")" 'len(j["crashes"])')" -ge 4 ]; do
+	[ $SECONDS -lt $deadline ] || dew_fail "loop did not crash 4 times"
+	sleep 0.3
+done
+dew_ok "loop crashed 4 times (restarted by healthd)"
+sleep 3
+N=$(jget "$(curl -sS -H "Authorization: Bearer ${TOK[alice]}" "$CC_URL/v1/apps/loop/crashes")" 'len(j["crashes"])')
+sleep 3
+N2=$(jget "$(curl -sS -H "Authorization: Bearer ${TOK[alice]}" "$CC_URL/v1/apps/loop/crashes")" 'len(j["crashes"])')
+dew_assert_eq "$N2" "$N" "after give_up_crashes (4) loop is not restarted any more"
+[ "$N" -le 5 ] || dew_fail "loop crashed $N times: more than give_up allows"
+dew_ok "loop crashed $N times in all"
+
+# ---- restart healthd while all is well: nothing asked for --------------------------------------------
+api R PUT /v1/apps/loop alice '{"state":"STOPPED"}'
+wait_json R /v1/apps/web/instances alice "$(live 2)" 20 "web is healthy"
+dew_stop "$hm_PID" 5
+dew_start_daemon hm "$HMD" "${HM_ARGS[@]}" --sweep-interval 200ms
+sleep 3
+dew_assert_eq "$(metric dew_healthd_starts_total) $(metric dew_healthd_stops_total)" "0 0" \
+	"a restarted healthd, sweeping every 200 ms for 3 s, asks for nothing while all is well"
+
+if grep -E -q 'Sanitizer|runtime error:' "$T/hm.log"; then
+	dew_fail "dew-healthd's log has a sanitizer report"
+fi
+cc_sanitizer_check
+dew_pass
