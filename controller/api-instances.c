@@ -165,6 +165,16 @@ static json_t *sorted(json_t *list)
 	return out;
 }
 
+/* The health manager's word on index of g's app when it holds it back, or NULL. */
+static const json_t *flapping_of(struct gather *g, int64_t index)
+{
+	const json_t *f = json_object_get(g->cc->flapping, g->app.guid);
+	const char *v = json_string_value(json_object_get(f, "version"));
+	char key[24];
+	snprintf(key, sizeof key, "%" PRId64, index);
+	return v && !strcmp(v, g->app.version) ? json_object_get(json_object_get(f, "indices"), key) : NULL;
+}
+
 /* Why index of g's app is not running. */
 static char *down_reason(struct gather *g, int64_t index)
 {
@@ -173,6 +183,17 @@ static char *down_reason(struct gather *g, int64_t index)
 		return xstrdup(a->package_sha256 ? "waiting for staging" : "no bits uploaded yet");
 	if (a->package_state == STORE_PACKAGE_FAILED)
 		return xasprintf("staging failed: %s", a->staging_error ? a->staging_error : "?");
+	const json_t *flap = flapping_of(g, index);
+	if (flap) {
+		const json_t *crash = actual_last_crash(g->cc->actual, a->guid, a->version, index);
+		const char *last = json_string_value(json_object_get(crash, "exit_description"));
+		return xasprintf("crashed %" JSON_INTEGER_FORMAT " times%s%s: %s",
+				 json_integer_value(json_object_get(flap, "crashes")), last ? ", last: " : "",
+				 last ? last : "",
+				 json_is_true(json_object_get(flap, "gave_up"))
+					 ? "the health manager gave up (restart the app to try again)"
+					 : "restarts back off");
+	}
 	const char *why = lifecycle_down_reason(g->cc, a->guid, index);
 	if (why)
 		return xstrdup(why);
@@ -202,8 +223,12 @@ static json_t *instances_done(struct gather *g)
 		if (up[i])
 			continue;
 		cleanup_free char *why = down_reason(g, i);
-		json_array_append_new(list, json_pack("{s:I, s:s, s:s}", "index", (json_int_t)i, "state",
-						      "DOWN", "reason", why));
+		const json_t *flap = flapping_of(g, i);
+		json_t *e = json_pack("{s:I, s:s, s:s}", "index", (json_int_t)i, "state",
+				      flap ? "FLAPPING" : "DOWN", "reason", why);
+		if (flap)
+			json_object_set(e, "crashes", json_object_get(flap, "crashes"));
+		json_array_append_new(list, e);
 	}
 	free(up);
 	return json_pack("{s:s, s:s, s:I, s:o}", "app", a->name, "version", a->version, "desired",

@@ -115,6 +115,7 @@ struct cc {
 	size_t n_staging_watchers;
 	bool resumed;		  /* staging_resume ran */
 	json_t *requests;	  /* api.c: "method\troute\tstatus" -> answers */
+	json_t *flapping;	  /* hm.c: guid -> {version, indices: {"<i>": {crashes, gave_up}}} */
 	uv_timer_t staging_timer; /* staging.c: requests a busy DEA turned down are sent again */
 };
 

@@ -69,6 +69,35 @@ static const char *hm_parse(const json_t *j, const char **droplet, const char **
 	return NULL;
 }
 
+/*
+ * A START may carry `flapping`: {"<index>": {crashes, gave_up}}, the indices the health manager
+ * holds back (an empty object: none any more). Kept for the instances API, for this version.
+ */
+static void hm_take_flapping(struct cc *cc, const struct store_app *a, const json_t *flapping)
+{
+	const char *key;
+	json_t *v;
+	if (!json_is_object(flapping) || json_object_size(flapping) > HM_LIST_MAX)
+		return;
+	json_t *keep = json_object();
+	json_object_foreach ((json_t *)flapping, key, v) {
+		json_t *crashes = json_object_get(v, "crashes");
+		if (strspn(key, "0123456789") != strlen(key) || strlen(key) > 5 ||
+		    !json_is_integer(crashes) || json_integer_value(crashes) < 0)
+			continue;
+		json_object_set_new(keep, key,
+				    json_pack("{s:O, s:b}", "crashes", crashes, "gave_up",
+					      json_is_true(json_object_get(v, "gave_up"))));
+	}
+	if (json_object_size(keep))
+		json_object_set_new(cc->flapping, a->guid,
+				    json_pack("{s:s, s:o}", "version", a->version, "indices", keep));
+	else {
+		json_decref(keep);
+		json_object_del(cc->flapping, a->guid);
+	}
+}
+
 /* Does the request's view of the app (version, last_updated, revision when given) still hold? */
 static bool hm_current(const json_t *j, const struct store_app *a, const char *version,
 		       json_int_t last_updated)
@@ -116,6 +145,7 @@ static void hm_on_request(struct dew_bus *bus, const struct dew_bus_msg *msg, vo
 	} else if (a.state == STORE_APP_STARTED && a.package_state == STORE_PACKAGE_STAGED) {
 		size_t k;
 		json_t *v;
+		hm_take_flapping(cc, &a, json_object_get(j, "flapping"));
 		json_array_foreach (indices, k, v) {
 			int64_t i = json_integer_value(v);
 			if (i < a.instances && !actual_index_live(cc->actual, a.guid, a.version, i)) {

@@ -299,6 +299,7 @@ void lifecycle_deleted(struct cc *cc, const char *guid)
 {
 	stop_all(cc, guid);
 	logs_forget(cc, guid);
+	json_object_del(cc->flapping, guid);
 	json_object_del(cc->down, guid);
 	actual_forget_app(cc->actual, guid);
 }

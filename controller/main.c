@@ -319,6 +319,7 @@ int main(int argc, char **argv)
 	cc.actual = actual_new();
 	cc.down = json_object();
 	cc.requests = json_object();
+	cc.flapping = json_object();
 	dew_uuid4(cc.instance_id);
 	if (cc.cfg.create_admin) {
 		r = cc_open_store(&cc, false, &err) < 0
@@ -353,6 +354,7 @@ out:
 	actual_free(cc.actual);
 	json_decref(cc.down);
 	json_decref(cc.requests);
+	json_decref(cc.flapping);
 	free(cc.decoy_hash);
 	dew_daemon_free(&cc.daemon);
 	return r;

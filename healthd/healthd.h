@@ -56,6 +56,7 @@ struct hm {
 	struct hm_history *history;
 	json_t *desired;      /* guid -> the app as GET /v1/internal/desired gives it */
 	json_t *settle;	      /* guid -> ms until which no decision is made for it */
+	json_t *flap_sent;    /* guid -> the FLAPPING indices the controller was told of last */
 	bool have_desired;    /* one full read succeeded */
 	uint64_t acting_from; /* no decision before this (a full round of heartbeats after connecting) */
 	uv_timer_t sweep_timer, desired_timer;

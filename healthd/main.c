@@ -156,6 +156,7 @@ int main(int argc, char **argv)
 	hm.history = hm_history_new();
 	hm.desired = json_object();
 	hm.settle = json_object();
+	hm.flap_sent = json_object();
 	hm.daemon.data = &hm;
 	hm.daemon.on_stop = hm_stop;
 	hm.loop = uv_default_loop();
@@ -190,6 +191,7 @@ out:
 	hm_history_free(hm.history);
 	json_decref(hm.desired);
 	json_decref(hm.settle);
+	json_decref(hm.flap_sent);
 	curl_global_cleanup();
 	dew_daemon_free(&hm.daemon);
 	return r;

@@ -10,6 +10,7 @@
  * desired state and a full round of heartbeats after (re)connecting.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,15 +57,45 @@ static bool watch_token(struct hm *hm)
 	return true;
 }
 
-static void watch_request(struct hm *hm, const json_t *app, const char *op, const char *key, json_t *list)
+static void watch_request(struct hm *hm, const json_t *app, const char *op, const char *key, json_t *list,
+			  json_t *flapping)
 {
 	json_auto_t *m =
 		json_pack("{s:O, s:s, s:O?, s:O?, s:O?, s:O}", "droplet", json_object_get(app, "droplet"),
 			  "op", op, "version", json_object_get(app, "version"), "last_updated",
 			  json_object_get(app, "last_updated"), "revision", json_object_get(app, "revision"),
 			  key, list);
+	if (m && flapping)
+		json_object_set(m, "flapping", flapping);
 	if (m)
 		dew_bus_publish_json(hm->bus, "cloudcontrollers.hm.requests", NULL, m);
+}
+
+/* {"<index>": {crashes, gave_up}} of the FLAPPING indices of d, or NULL when it is what the
+ * controller was told last (nothing to say). */
+static json_t *watch_flapping(struct hm *hm, const char *guid, const json_t *app, const struct hm_decision *d,
+			      uint64_t now)
+{
+	const char *version = json_string_value(json_object_get(app, "version"));
+	json_t *info = json_object(), *i;
+	size_t k;
+	json_array_foreach (d->flapping, k, i) {
+		int64_t crashes = 0;
+		char key[24];
+		hm_history_flapping(hm->history, &hm->cfg.policy, guid, version, json_integer_value(i), now,
+				    &crashes);
+		snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT, json_integer_value(i));
+		json_object_set_new(info, key,
+				    json_pack("{s:I, s:b}", "crashes", (json_int_t)crashes, "gave_up",
+					      crashes >= hm->cfg.policy.give_up_crashes));
+	}
+	json_t *sent = json_object_get(hm->flap_sent, guid);
+	if ((!sent && !json_object_size(info)) || (sent && json_equal(sent, info))) {
+		json_decref(info);
+		return NULL;
+	}
+	json_object_set(hm->flap_sent, guid, info);
+	return info;
 }
 
 static void watch_on_recheck(uv_timer_t *t);
@@ -99,7 +130,7 @@ void watch_act(struct hm *hm, const char *guid)
 	if (json_array_size(d.stop)) {
 		/* For an app the controller no longer has, a STOP needs no version. */
 		json_auto_t *gone = app ? NULL : json_pack("{s:s}", "droplet", guid);
-		watch_request(hm, app ? app : gone, "STOP", "instances", d.stop);
+		watch_request(hm, app ? app : gone, "STOP", "instances", d.stop, NULL);
 		hm->n.stops += json_array_size(d.stop);
 		dew_info("app %s: stopping %zu instance(s)", guid, json_array_size(d.stop));
 	}
@@ -112,11 +143,14 @@ void watch_act(struct hm *hm, const char *guid)
 		hm_history_started(hm->history, guid, json_string_value(json_object_get(app, "version")),
 				   json_integer_value(i), now);
 	}
-	if (json_array_size(starts)) {
-		watch_request(hm, app, "START", "indices", starts);
+	json_t *flapping = app ? watch_flapping(hm, guid, app, &d, now) : NULL;
+	if (json_array_size(starts) || flapping) {
+		watch_request(hm, app, "START", "indices", starts, flapping);
 		hm->n.starts += json_array_size(starts);
-		dew_info("app %s: starting %zu missing instance(s)", guid, json_array_size(starts));
+		if (json_array_size(starts))
+			dew_info("app %s: starting %zu missing instance(s)", guid, json_array_size(starts));
 	}
+	json_decref(flapping);
 	json_decref(starts);
 	hm->flapping += json_array_size(d.flapping);
 	if (d.retry_ms)

@@ -97,6 +97,13 @@ N2=$(jget "$(curl -sS -H "Authorization: Bearer ${TOK[alice]}" "$CC_URL/v1/apps/
 dew_assert_eq "$N2" "$N" "after give_up_crashes (4) loop is not restarted any more"
 [ "$N" -le 5 ] || dew_fail "loop crashed $N times: more than give_up allows"
 dew_ok "loop crashed $N times in all"
+wait_json R /v1/apps/loop/instances alice \
+	'[(i["state"], i.get("crashes"), "gave up" in i.get("reason", "")) for i in j["instances"]] == [("FLAPPING", 4, True)]' 10 \
+	"the controller shows index 0 FLAPPING, 4 crashes, given up"
+dew_assert_contains "$(jget "$R" 'j["instances"][0]["reason"]')" "exited with status 3" "the reason names the last exit"
+api R PUT /v1/apps/loop alice '{"restart":true}'
+expect 200 "restart loop"
+wait_json R /v1/apps/loop/crashes alice "len(j['crashes']) > $N" 20 "a restart resets the give-up: loop runs (and crashes) again"
 
 # ---- restart healthd while all is well: nothing asked for --------------------------------------------
 api R PUT /v1/apps/loop alice '{"state":"STOPPED"}'
