@@ -6,12 +6,12 @@
  *   desired.c  GET /v1/internal/desired (signed) from the controller, on the thread pool
  *   watch.c    the bus: dea.heartbeat, droplet.exited, droplet.updated; the sweep; acting on
  *              decide.h's decisions with cloudcontrollers.hm.requests
+ *   leader.c   which of several healthd acts (healthmanager.leader announcements)
  * and decide.h (pure logic, unit tested). What the DEAs run is kept with the controller's own
  * view (controller/actual.h), linked from libcontroller.
  *
- * One dew-healthd acts at a time is assumed: several would each send their requests (the
- * controller starts an index only when no start of it is pending, so duplicates are rare but
- * possible). A leader lease is future work.
+ * Several dew-healthd may run; one leads and acts (leader.c), the others keep their view
+ * current and stand by.
  */
 #ifndef DEW_HEALTHD_H
 #define DEW_HEALTHD_H
@@ -67,7 +67,12 @@ struct hm {
 	uint64_t tokens_ms;
 	size_t flapping; /* indices FLAPPING at the last sweep */
 	bool bus_connected;
-	int fetches; /* reads in flight */
+	int fetches;   /* reads in flight */
+	char id[37];   /* this healthd, for the leader choice */
+	json_t *peers; /* leader.c: id -> ms last heard */
+	uv_timer_t leader_timer;
+	bool leading;
+	uint64_t lead_from; /* not leading before: the others' announcements are heard first */
 	struct hm_counters n;
 };
 
@@ -77,12 +82,19 @@ struct hm {
  * its entry) when it arrives. */
 void desired_fetch(struct hm *hm, const char *guid);
 
+/* leader.c */
+
+void leader_start(struct hm *hm);
+void leader_stop(struct hm *hm);
+
 /* watch.c */
 
 void watch_start(struct hm *hm);
 void watch_stop(struct hm *hm);
 /* Decide and act for app guid now (unless it is settling or healthd is not acting yet). */
 void watch_act(struct hm *hm, const char *guid);
+/* Decide for every app again in ms (or sooner, when another recheck is due first). */
+void watch_recheck_in(struct hm *hm, uint64_t ms);
 /* The bus (re)connected: send healthmanager.start and wait a heartbeat round before acting. */
 void watch_connected(struct hm *hm);
 

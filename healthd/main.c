@@ -14,6 +14,7 @@
 #include "healthd.h"
 #include "log.h"
 #include "metrics.h"
+#include "random.h"
 
 static const struct dew_conf_key hm_keys[] = {
 	DEW_DAEMON_CORE_KEYS(struct hm_config, "127.0.0.1:0", "127.0.0.1:9025"),
@@ -92,7 +93,7 @@ static void hm_metrics(struct dew_buf *out, void *data)
 			  (double)actual_total(hm->actual));
 	dew_metrics_gauge(out, "dew_healthd_flapping", "Indices FLAPPING at the last sweep.",
 			  (double)hm->flapping);
-	dew_metrics_gauge(out, "dew_healthd_leader", "1: this healthd acts (the only one).", 1);
+	dew_metrics_gauge(out, "dew_healthd_leader", "1 while this healthd leads (acts).", hm->leading);
 	dew_metrics_gauge(out, "dew_healthd_bus_connected", "1 while connected to the bus.",
 			  hm->bus_connected);
 }
@@ -122,6 +123,7 @@ static void hm_stop(struct dew_daemon *d, int signum)
 	struct hm *hm = d->data;
 	(void)signum;
 	watch_stop(hm);
+	leader_stop(hm);
 	if (hm->bus)
 		dew_bus_close(hm->bus);
 	dew_daemon_close(d);
@@ -157,6 +159,7 @@ int main(int argc, char **argv)
 	hm.desired = json_object();
 	hm.settle = json_object();
 	hm.flap_sent = json_object();
+	dew_uuid4(hm.id);
 	hm.daemon.data = &hm;
 	hm.daemon.on_stop = hm_stop;
 	hm.loop = uv_default_loop();
@@ -176,6 +179,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	watch_start(&hm);
+	leader_start(&hm);
 	if (dew_daemon_ready(&hm.daemon, -1, &err) < 0) {
 		dew_err("%s", dew_error_msg(err));
 		r = 1;

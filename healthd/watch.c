@@ -100,8 +100,7 @@ static json_t *watch_flapping(struct hm *hm, const char *guid, const json_t *app
 
 static void watch_on_recheck(uv_timer_t *t);
 
-/* Decide for every app again in ms (or sooner, when another recheck is due first). */
-static void watch_recheck_in(struct hm *hm, uint64_t ms)
+void watch_recheck_in(struct hm *hm, uint64_t ms)
 {
 	uint64_t due = uv_now(hm->loop) + ms;
 	if (uv_is_active((uv_handle_t *)&hm->recheck_timer) && hm->recheck_at <= due)
@@ -113,6 +112,8 @@ static void watch_recheck_in(struct hm *hm, uint64_t ms)
 void watch_act(struct hm *hm, const char *guid)
 {
 	uint64_t now = uv_now(hm->loop);
+	if (!hm->leading)
+		return; /* the leader acts; this one keeps its view current */
 	if (!hm->bus_connected || !hm->have_desired || now < hm->acting_from) {
 		if (hm->bus_connected && hm->have_desired)
 			watch_recheck_in(hm, hm->acting_from - now);

@@ -114,6 +114,42 @@ sleep 3
 dew_assert_eq "$(metric dew_healthd_starts_total) $(metric dew_healthd_stops_total)" "0 0" \
 	"a restarted healthd, sweeping every 200 ms for 3 s, asks for nothing while all is well"
 
+# ---- two healthd: one acts; when it dies, the other takes over --------------------------------------
+dew_start_daemon hm2 "$HMD" "${HM_ARGS[@]}"
+metric2() { curl -sS "http://127.0.0.1:$hm2_STATUS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+deadline=$((SECONDS + 10))
+until [ "$(( $(metric dew_healthd_leader) + $(metric2 dew_healthd_leader) ))" = 1 ]; do
+	[ $SECONDS -lt $deadline ] || dew_fail "not exactly one leader: $(metric dew_healthd_leader) $(metric2 dew_healthd_leader)"
+	sleep 0.2
+done
+dew_ok "of two healthd, exactly one leads"
+if [ "$(metric dew_healthd_leader)" = 1 ]; then LEADER=$hm_PID OTHER_STARTS=metric2; else LEADER=$hm2_PID OTHER_STARTS=metric; fi
+# kill_app INDEX: kill -9 the app process of web's instance at INDEX.
+kill_app() {
+	local inst pid
+	api R GET /v1/apps/web/instances alice
+	inst=$(jget "$R" '[i for i in j["instances"] if i["index"] == '"$1"'][0]["instance"]')
+	pid=$("${DEW_RUN[@]}" ps "$inst" | awk '$1 ~ /^[0-9]+$/ && $2 == "python3" && $3 == "app.py" { print $1; exit }')
+	[ -n "$pid" ] || dew_fail "no app process in $inst"
+	kill -KILL "$pid"
+	KILLED=$inst
+}
+S1=$(metric dew_healthd_starts_total) S2=$(metric2 dew_healthd_starts_total)
+kill_app 1
+wait_json R /v1/apps/web/instances alice "$(live 2) and '$KILLED' not in [i['instance'] for i in j['instances']]" 20 \
+	"a crash with two healthd: repaired"
+dew_assert_eq "$(( $(metric dew_healthd_starts_total) - S1 + $(metric2 dew_healthd_starts_total) - S2 ))" 1 \
+	"exactly one START was asked for (no duplicate)"
+kill -KILL "$LEADER"
+wait "$LEADER" 2>/dev/null
+sleep 1.5
+S=$($OTHER_STARTS dew_healthd_starts_total)
+kill_app 0
+wait_json R /v1/apps/web/instances alice "$(live 2) and '$KILLED' not in [i['instance'] for i in j['instances']]" 20 \
+	"after kill -9 of the leader, the other healthd repairs a crash"
+[ "$($OTHER_STARTS dew_healthd_starts_total)" -gt "$S" ] || dew_fail "the standby did not act"
+dew_ok "the standby took over"
+
 if grep -E -q 'Sanitizer|runtime error:' "$T/hm.log"; then
 	dew_fail "dew-healthd's log has a sanitizer report"
 fi
