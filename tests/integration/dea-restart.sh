@@ -6,7 +6,7 @@
 # counts their reservations; one that died while no DEA watched is reported CRASHED. With
 # --on-shutdown keep, SIGTERM leaves them to the next DEA; plain SIGTERM stops each one
 # (DEA_SHUTDOWN); SIGUSR2 reports each as DEA_EVACUATION at once, stops advertising, and after
-# --evacuation-delay stops them and exits.
+# --evacuation-delay (5 s here: the checks made while evacuating must fit in it) stops them and exits.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 . "$(dirname "$0")/../lib/dea-lib.sh"
@@ -162,7 +162,7 @@ dew_assert_eq "$(containers | tr '\n' ' ')" "" "SIGTERM: no container is left"
 dew_assert_eq "$(ls "$T/dea-base/instances")" "" "SIGTERM: no instance directory is left"
 
 # ---- SIGUSR2: evacuation ----
-dea_start dea --evacuation-delay 1s
+dea_start dea --evacuation-delay 5s
 mark=$(bus_mark)
 for i in 0 1; do
 	reply=$(start_instance "e-$i-$R" "{\"droplet\": \"evac\", \"index\": $i, \"uris\": [\"evac.example.com\"]}")
