@@ -27,6 +27,7 @@ static void client_on_closed(uv_handle_t *h)
 		c->next->prev = c->prev;
 	rt->n_clients--;
 	dew_buf_close(&c->in);
+	dew_buf_close(&c->cork);
 	dew_buf_close(&c->ex.head_bytes);
 	free(c->fields);
 	free(c);
@@ -36,6 +37,7 @@ void client_close(struct client *c)
 {
 	if (c->state == CLIENT_CLOSING && uv_is_closing((uv_handle_t *)&c->tcp))
 		return;
+	client_uncork(c); /* an error answer written while corked still leaves (best effort) */
 	if (c->ex.active || c->ex.up)
 		proxy_abort(c);
 	c->state = CLIENT_CLOSING;
@@ -58,6 +60,7 @@ static void client_close_flushed(struct client *c)
 {
 	if (c->state == CLIENT_CLOSING)
 		return;
+	client_uncork(c);
 	c->state = CLIENT_CLOSING;
 	client_set_reading(c, false);
 	uv_timer_stop(&c->timer);
@@ -86,9 +89,28 @@ void client_write(struct client *c, const char *p, size_t len)
 {
 	if (uv_is_closing((uv_handle_t *)&c->tcp))
 		return;
+	if (c->corked) {
+		dew_buf_append(&c->cork, p, len);
+		return;
+	}
 	int r = conn_write((uv_stream_t *)&c->tcp, p, len, client_on_write);
 	if (r < 0)
 		client_close(c);
+}
+
+void client_cork(struct client *c)
+{
+	c->corked = true;
+}
+
+void client_uncork(struct client *c)
+{
+	if (!c->corked)
+		return;
+	c->corked = false;
+	if (c->cork.len)
+		client_write(c, c->cork.data, c->cork.len);
+	dew_buf_reset(&c->cork);
 }
 
 static void client_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);

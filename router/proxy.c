@@ -347,7 +347,17 @@ static int proxy_response_head(struct client *c)
 	}
 }
 
+static void proxy_upstream_data_corked(struct client *c, const char *p, size_t len);
+
+/* What the backend sent: its head and the body bytes that came with it leave in one write. */
 void proxy_upstream_data(struct client *c, const char *p, size_t len)
+{
+	client_cork(c);
+	proxy_upstream_data_corked(c, p, len);
+	client_uncork(c);
+}
+
+static void proxy_upstream_data_corked(struct client *c, const char *p, size_t len)
 {
 	struct exchange *ex = &c->ex;
 	if (c->state == CLIENT_TUNNEL) {

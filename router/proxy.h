@@ -55,6 +55,8 @@ struct client {
 	bool close_after; /* close once the current response is written */
 	bool head_timer;  /* the header timeout runs (a head has started) */
 	bool in_process;  /* inside client_process(): it picks up the next request itself */
+	bool corked;	  /* client_write collects into cork until client_uncork */
+	struct dew_buf cork;
 	char ip[48];
 	struct exchange ex;
 	struct h1_field *fields; /* rt->limits.max_fields */
@@ -115,6 +117,10 @@ void proxy_upstream_drained(struct client *c);
 
 /* client.c */
 void client_write(struct client *c, const char *p, size_t len);
+/* Collect the writes that follow into one (a response head and the body bytes read with it
+ * leave in one syscall instead of two); client_uncork sends them. */
+void client_cork(struct client *c);
+void client_uncork(struct client *c);
 /* The exchange ended: next request, or close when asked. */
 void client_exchange_done(struct client *c);
 void client_set_reading(struct client *c, bool on);
