@@ -60,7 +60,15 @@ static void deas_on_heartbeat(struct dew_bus *bus, const struct dew_bus_msg *msg
 static int deas_exited(struct cc *cc, const json_t *body, struct dew_error **err)
 {
 	int r = actual_exited(cc->actual, body, err);
-	cc->n.exits += r == 0;
+	if (r == 0) {
+		/* Ended now, whatever the DEA's next heartbeat is late to say. */
+		const char *instance = json_string_value(json_object_get(body, "instance"));
+		const char *reason = json_string_value(json_object_get(body, "reason"));
+		if (instance && reason)
+			actual_set_state(cc->actual, instance,
+					 !strcmp(reason, "CRASHED") ? ACTUAL_CRASHED : ACTUAL_STOPPED);
+		cc->n.exits++;
+	}
 	return r;
 }
 

@@ -148,7 +148,10 @@ static void hm_on_request(struct dew_bus *bus, const struct dew_bus_msg *msg, vo
 		hm_take_flapping(cc, &a, json_object_get(j, "flapping"));
 		json_array_foreach (indices, k, v) {
 			int64_t i = json_integer_value(v);
-			if (i < a.instances && !actual_index_live(cc->actual, a.guid, a.version, i)) {
+			/* The health manager's view decides: the controller's own may still show an
+			 * instance of a DEA it found lost, or one that just crashed. A start of the
+			 * index already waiting for its DEA is not sent twice (lifecycle.c). */
+			if (i < a.instances) {
 				lifecycle_start_index(cc, &a, i);
 				cc->n.hm_starts++;
 			}

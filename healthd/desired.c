@@ -94,6 +94,18 @@ static void fetch_apply(struct hm *hm, struct fetch *f, json_t *j)
 	json_array_foreach (apps, k, a)
 		if (desired_entry_ok(a))
 			json_object_set(all, json_string_value(json_object_get(a, "droplet")), a);
+	/* Apps gone from the desired state leave healthd's memory too. */
+	const char *guid;
+	json_t *v, *tmp;
+	json_object_foreach_safe (hm->flap_sent, tmp, guid, v)
+		if (!json_object_get(all, guid))
+			json_object_del(hm->flap_sent, guid);
+	json_object_foreach_safe (hm->settle, tmp, guid, v)
+		if (!json_object_get(all, guid))
+			json_object_del(hm->settle, guid);
+	json_object_foreach (hm->desired, guid, v)
+		if (!json_object_get(all, guid))
+			hm_history_forget(hm->history, guid);
 	json_decref(hm->desired);
 	hm->desired = all;
 	if (!hm->have_desired)
@@ -111,8 +123,12 @@ static void fetch_done(uv_work_t *w, int status)
 		hm->n.desired_reads++;
 		j = f->status == 200 ? json_loadb(f->body.data ? f->body.data : "", f->body.len, 0, NULL)
 				     : NULL;
-		if (f->status == 404 || j)
+		if (f->status == 404 || j) {
 			fetch_apply(hm, f, j);
+		} else {
+			hm->n.desired_failures++;
+			dew_warn("the desired state from %s is not JSON", hm->cfg.controller_url);
+		}
 	} else {
 		hm->n.desired_failures++;
 		dew_warn("read the desired state from %s: %s", hm->cfg.controller_url,

@@ -65,7 +65,6 @@ struct hm {
 	uint64_t recheck_at;
 	double tokens; /* the start rate limit's bucket */
 	uint64_t tokens_ms;
-	size_t flapping; /* indices FLAPPING at the last sweep */
 	bool bus_connected;
 	int fetches;   /* reads in flight */
 	char id[37];   /* this healthd, for the leader choice */

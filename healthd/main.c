@@ -91,8 +91,13 @@ static void hm_metrics(struct dew_buf *out, void *data)
 			  (double)json_object_size(hm->desired));
 	dew_metrics_gauge(out, "dew_healthd_instances", "Instances the DEAs report.",
 			  (double)actual_total(hm->actual));
-	dew_metrics_gauge(out, "dew_healthd_flapping", "Indices FLAPPING at the last sweep.",
-			  (double)hm->flapping);
+	size_t flapping = 0;
+	const char *guid;
+	json_t *v;
+	json_object_foreach (hm->flap_sent, guid, v)
+		flapping += json_object_size(v);
+	dew_metrics_gauge(out, "dew_healthd_flapping", "Indices FLAPPING, as last told to the controller.",
+			  (double)flapping);
 	dew_metrics_gauge(out, "dew_healthd_leader", "1 while this healthd leads (acts).", hm->leading);
 	dew_metrics_gauge(out, "dew_healthd_bus_connected", "1 while connected to the bus.",
 			  hm->bus_connected);

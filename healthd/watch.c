@@ -153,11 +153,11 @@ void watch_act(struct hm *hm, const char *guid)
 	}
 	json_decref(flapping);
 	json_decref(starts);
-	hm->flapping += json_array_size(d.flapping);
+	/* Again when a delayed start is due, or soon when the rate limit held some back. */
+	if (json_array_size(d.start) > json_array_size(starts))
+		watch_recheck_in(hm, 1000 / (uint64_t)hm->cfg.starts_per_second + 1);
 	if (d.retry_ms)
 		watch_recheck_in(hm, d.retry_ms);
-	else if (json_array_size(d.start) > json_array_size(starts))
-		watch_recheck_in(hm, 1000 / (uint64_t)hm->cfg.starts_per_second + 1); /* rate limited */
 	hm_decision_clear(&d);
 }
 
@@ -216,7 +216,6 @@ static void watch_act_all(struct hm *hm)
 {
 	const char *guid;
 	json_t *v;
-	hm->flapping = 0;
 	json_object_foreach (hm->desired, guid, v)
 		watch_act(hm, guid);
 }
