@@ -260,5 +260,32 @@ for cmd in instances stats crashes logs files env set-env unset-env routes map-r
 done
 dew_ok "help --commands lists every command of this group"
 
+# ---- bash completion -----------------------------------------------------------------------------
+# complete WORDS...: what the completion offers for the last word (COMPREPLY, sorted, one line).
+complete_dew() {
+	COMP_WORDS=("$@")
+	COMP_CWORD=$(($# - 1))
+	COMPREPLY=()
+	_dew
+	REPLY_WORDS=
+	[ ${#COMPREPLY[@]} = 0 ] || REPLY_WORDS=$(printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ')
+}
+PATH=$top_builddir/cli:$PATH
+. "$top_srcdir/cli/dew.bash-completion"
+complete_dew dew un
+dew_assert_eq "$REPLY_WORDS" "unmap-route unset-env " "completion: command names"
+complete_dew dew logs ""
+dew_assert_eq "$REPLY_WORDS" "crashy web " "completion: app names for a command taking NAME"
+complete_dew dew --json stats c
+dew_assert_eq "$REPLY_WORDS" "crashy " "completion: after a global option"
+complete_dew dew files web ""
+dew_assert_eq "$REPLY_WORDS" "" "completion: no app name for the second argument"
+complete_dew dew files -i 0 w
+dew_assert_eq "$REPLY_WORDS" "web " "completion: an option's value is not an argument"
+complete_dew dew files web --t
+dew_assert_eq "$REPLY_WORDS" "--tail " "completion: a command's options"
+complete_dew dew routes ""
+dew_assert_eq "$REPLY_WORDS" "" "completion: nothing for a command without arguments"
+
 cc_sanitizer_check
 dew_pass
