@@ -115,7 +115,8 @@ int cmd_set_env(struct cli *cli, const struct cli_args *a)
 	json_t *env = NULL;
 	if (env_change(cli, a->pos[0], a->pos[1], a->pos[2], &was_set, &env) < 0)
 		return CLI_FAIL;
-	cleanup_free char *what = xasprintf("%s %s of %s", was_set ? "changed" : "set", a->pos[1], a->pos[0]);
+	cleanup_free char *what =
+		xasprintf("%s %s for %s", was_set ? "changed" : "set", a->pos[1], a->pos[0]);
 	return env_done(cli, a->pos[0], env, what);
 }
 
