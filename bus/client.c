@@ -74,8 +74,9 @@ void bus_client_queued(struct bus_client *c)
 	struct bus_server *srv = c->srv;
 	if (c->out.len + c->inflight.len > srv->cfg->max_pending && !c->closing) {
 		/* A consumer that cannot keep up is cut off so it cannot hold the others back. */
-		dew_warn("client %llu (%s%s%s): slow consumer, %zu bytes pending; closing", (unsigned long long)c->cid,
-			 c->ip, c->name ? " " : "", c->name ? c->name : "", c->out.len + c->inflight.len);
+		dew_warn("client %llu (%s%s%s): slow consumer, %zu bytes pending; closing",
+			 (unsigned long long)c->cid, c->ip, c->name ? " " : "", c->name ? c->name : "",
+			 c->out.len + c->inflight.len);
 		srv->stats.slow_consumers++;
 		c->closing = true;
 		c->close_after_flush = false;

@@ -15,10 +15,10 @@ static const struct dew_conf_key bus_keys[] = {
 	DEW_DAEMON_CORE_KEYS(struct bus_config, "127.0.0.1:4222", "127.0.0.1:8222"),
 	{ "max_payload", DEW_CONF_SIZE, offsetof(struct bus_config, max_payload), "1M", 1, 64 << 20, NULL,
 	  "largest message (headers + payload)" },
-	{ "max_control_line", DEW_CONF_INT, offsetof(struct bus_config, max_control_line), "4096", 256, 1 << 20,
-	  NULL, "longest protocol line in bytes" },
-	{ "max_pending", DEW_CONF_SIZE, offsetof(struct bus_config, max_pending), "64M", 1024, INT64_MAX, NULL,
-	  "outbound bytes queued per connection before it is cut off as a slow consumer" },
+	{ "max_control_line", DEW_CONF_INT, offsetof(struct bus_config, max_control_line), "4096", 256,
+	  1 << 20, NULL, "longest protocol line in bytes" },
+	{ "max_pending", DEW_CONF_SIZE, offsetof(struct bus_config, max_pending), "64M", 1024, INT64_MAX,
+	  NULL, "outbound bytes queued per connection before it is cut off as a slow consumer" },
 	{ "write_deadline", DEW_CONF_DURATION, offsetof(struct bus_config, write_deadline_ms), "10s", 100,
 	  3600000, NULL, "a write stuck this long cuts the consumer off" },
 	{ "max_connections", DEW_CONF_INT, offsetof(struct bus_config, max_connections), "65536", 1, 1 << 24,
@@ -89,7 +89,8 @@ int main(int argc, char **argv)
 
 	uv_loop_t *loop = uv_default_loop();
 	const struct dew_status_source src = { .metrics = bus_metrics, .data = &m };
-	if (dew_daemon_start(&m.daemon, loop, &src, &err) < 0 || bus_server_start(&m.srv, loop, &m.cfg, &err) < 0 ||
+	if (dew_daemon_start(&m.daemon, loop, &src, &err) < 0 ||
+	    bus_server_start(&m.srv, loop, &m.cfg, &err) < 0 ||
 	    dew_daemon_ready(&m.daemon, bus_server_port(m.srv), &err) < 0) {
 		dew_err("%s", dew_error_msg(err));
 		return 1;

@@ -14,8 +14,8 @@
 static void send_info(struct bus_client *c)
 {
 	struct bus_server *srv = c->srv;
-	cleanup_free char *line = xasprintf("INFO %s,\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n", srv->info_json,
-					    (unsigned long long)c->cid, c->ip);
+	cleanup_free char *line = xasprintf("INFO %s,\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
+					    srv->info_json, (unsigned long long)c->cid, c->ip);
 	bus_client_send(c, line);
 }
 
@@ -45,7 +45,8 @@ static bool authorized(const struct bus_config *cfg, json_t *opts)
 	if (cfg->auth_token && *cfg->auth_token)
 		return token && secret_equal(token, cfg->auth_token);
 	if (cfg->user && *cfg->user)
-		return user && pass && secret_equal(user, cfg->user) && secret_equal(pass, cfg->password ? cfg->password : "");
+		return user && pass && secret_equal(user, cfg->user) &&
+		       secret_equal(pass, cfg->password ? cfg->password : "");
 	return true;
 }
 
@@ -174,9 +175,9 @@ typedef int (*op_fn)(struct bus_client *c, const struct dew_nats_frame *f);
 
 /* The server side of the protocol: everything else is refused by the parser. */
 static const op_fn op_table[] = {
-	[DEW_NATS_OP_CONNECT] = on_connect, [DEW_NATS_OP_PUB] = on_pub,   [DEW_NATS_OP_HPUB] = on_pub,
-	[DEW_NATS_OP_SUB] = on_sub,         [DEW_NATS_OP_UNSUB] = on_unsub, [DEW_NATS_OP_PING] = on_ping,
-	[DEW_NATS_OP_PONG] = on_pong,       [DEW_NATS_OP_INFO] = on_ignored, [DEW_NATS_OP_OK] = on_ignored,
+	[DEW_NATS_OP_CONNECT] = on_connect, [DEW_NATS_OP_PUB] = on_pub,	     [DEW_NATS_OP_HPUB] = on_pub,
+	[DEW_NATS_OP_SUB] = on_sub,	    [DEW_NATS_OP_UNSUB] = on_unsub,  [DEW_NATS_OP_PING] = on_ping,
+	[DEW_NATS_OP_PONG] = on_pong,	    [DEW_NATS_OP_INFO] = on_ignored, [DEW_NATS_OP_OK] = on_ignored,
 	[DEW_NATS_OP_ERR] = on_client_err,
 };
 

@@ -107,12 +107,11 @@ static void make_server_id(char out[57])
 static char *make_info(struct bus_server *srv, const char *host)
 {
 	const struct bus_config *cfg = srv->cfg;
-	json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:b, s:I}", "server_id",
-				 srv->server_id, "server_name",
-				 cfg->server_name && *cfg->server_name ? cfg->server_name : srv->server_id,
-				 "version", NATS_COMPAT_VERSION, "dew_version", PACKAGE_VERSION, "proto", 1, "go",
-				 "dew", "host", host, "port", srv->port, "headers", 1, "max_payload",
-				 (json_int_t)cfg->max_payload);
+	json_t *info = json_pack(
+		"{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:b, s:I}", "server_id", srv->server_id,
+		"server_name", cfg->server_name && *cfg->server_name ? cfg->server_name : srv->server_id,
+		"version", NATS_COMPAT_VERSION, "dew_version", PACKAGE_VERSION, "proto", 1, "go", "dew",
+		"host", host, "port", srv->port, "headers", 1, "max_payload", (json_int_t)cfg->max_payload);
 	if (srv->auth_required)
 		json_object_set_new(info, "auth_required", json_true());
 	char *text = json_dumps(info, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -139,7 +138,7 @@ static int bind_listener(struct bus_server *srv, const char *host, int port, str
 	int len = sizeof ss;
 	uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len);
 	srv->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-						 : ((struct sockaddr_in6 *)&ss)->sin6_port);
+						  : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	return 0;
 }
 
@@ -232,14 +231,18 @@ static const struct {
 	size_t offset;
 } counters[] = {
 	{ "dew_bus_msgs_in_total", "Messages published to the bus.", offsetof(struct bus_stats, msgs_in) },
-	{ "dew_bus_msgs_out_total", "Messages delivered to subscribers.", offsetof(struct bus_stats, msgs_out) },
-	{ "dew_bus_bytes_in_total", "Payload and header bytes published.", offsetof(struct bus_stats, bytes_in) },
-	{ "dew_bus_bytes_out_total", "Payload and header bytes delivered.", offsetof(struct bus_stats, bytes_out) },
+	{ "dew_bus_msgs_out_total", "Messages delivered to subscribers.",
+	  offsetof(struct bus_stats, msgs_out) },
+	{ "dew_bus_bytes_in_total", "Payload and header bytes published.",
+	  offsetof(struct bus_stats, bytes_in) },
+	{ "dew_bus_bytes_out_total", "Payload and header bytes delivered.",
+	  offsetof(struct bus_stats, bytes_out) },
 	{ "dew_bus_connections_total", "Connections accepted since start.",
 	  offsetof(struct bus_stats, connections_total) },
 	{ "dew_bus_slow_consumers_total", "Connections cut off as slow consumers.",
 	  offsetof(struct bus_stats, slow_consumers) },
-	{ "dew_bus_errors_sent_total", "-ERR messages sent to clients.", offsetof(struct bus_stats, errors_sent) },
+	{ "dew_bus_errors_sent_total", "-ERR messages sent to clients.",
+	  offsetof(struct bus_stats, errors_sent) },
 };
 
 void bus_server_metrics(struct dew_buf *out, void *data)
@@ -248,13 +251,14 @@ void bus_server_metrics(struct dew_buf *out, void *data)
 	struct sublist_stats ss;
 
 	dew_metrics_gauge(out, "dew_bus_connections", "Open client connections.", (double)srv->n_clients);
-	dew_metrics_gauge(out, "dew_bus_subscriptions", "Active subscriptions.", (double)sublist_count(srv->subs));
+	dew_metrics_gauge(out, "dew_bus_subscriptions", "Active subscriptions.",
+			  (double)sublist_count(srv->subs));
 	for (size_t i = 0; i < DEW_ARRAY_SIZE(counters); i++)
 		dew_metrics_counter(out, counters[i].name, counters[i].help,
 				    *(const uint64_t *)((const char *)&srv->stats + counters[i].offset));
 	sublist_stats(srv->subs, &ss);
-	dew_metrics_counter(out, "dew_bus_sublist_matches_total", "Subject lookups in the subscription index.",
-			    ss.matches);
+	dew_metrics_counter(out, "dew_bus_sublist_matches_total",
+			    "Subject lookups in the subscription index.", ss.matches);
 	dew_metrics_counter(out, "dew_bus_sublist_cache_hits_total", "Lookups answered by the match cache.",
 			    ss.cache_hits);
 }

@@ -17,9 +17,9 @@
 
 struct bus_config {
 	struct dew_daemon_core core;
-	uint64_t max_payload;       /* bytes of headers + payload per message */
+	uint64_t max_payload;	    /* bytes of headers + payload per message */
 	int64_t max_control_line;   /* bytes of one protocol line */
-	uint64_t max_pending;       /* outbound bytes queued per connection before it is cut off */
+	uint64_t max_pending;	    /* outbound bytes queued per connection before it is cut off */
 	uint64_t write_deadline_ms; /* a write making no progress this long cuts the consumer off */
 	int64_t max_connections;
 	uint64_t ping_interval_ms;
@@ -42,25 +42,25 @@ struct bus_server {
 	uv_loop_t *loop;
 	const struct bus_config *cfg;
 	uv_tcp_t listener;
-	uv_timer_t sweep;        /* pings, auth timeouts, write deadlines */
-	uv_check_t flusher;      /* one write per connection per loop turn */
+	uv_timer_t sweep;   /* pings, auth timeouts, write deadlines */
+	uv_check_t flusher; /* one write per connection per loop turn */
 	struct sublist *subs;
-	struct bus_client *clients;      /* all connections (doubly linked) */
-	struct bus_client *dirty;        /* connections with output to write this turn */
+	struct bus_client *clients; /* all connections (doubly linked) */
+	struct bus_client *dirty;   /* connections with output to write this turn */
 	size_t n_clients;
 	uint64_t next_cid;
 	char server_id[57];
-	char *info_json;        /* the INFO fields common to every client, without the closing brace */
+	char *info_json; /* the INFO fields common to every client, without the closing brace */
 	int port;
-	char *read_buf;         /* shared: reads are parsed synchronously, one at a time */
+	char *read_buf; /* shared: reads are parsed synchronously, one at a time */
 	size_t read_buf_len;
 	bool auth_required;
 	bool stopping;
 	struct bus_stats stats;
 	void (*stopped)(void *arg);
 	void *stopped_arg;
-	int pending_closes;     /* handles still to close before the server can be freed */
-	uint64_t rng;           /* xorshift state: picks queue group members without a syscall */
+	int pending_closes; /* handles still to close before the server can be freed */
+	uint64_t rng;	    /* xorshift state: picks queue group members without a syscall */
 };
 
 /* A fast pseudo-random number below n (n > 0) for queue-group member choice. */
@@ -69,9 +69,9 @@ size_t bus_server_pick(struct bus_server *srv, size_t n);
 struct bus_sub {
 	struct bus_client *client;
 	char *subject;
-	char *queue;      /* NULL for a plain subscription */
+	char *queue; /* NULL for a plain subscription */
 	char *sid;
-	uint64_t max;     /* 0: unlimited */
+	uint64_t max; /* 0: unlimited */
 	uint64_t delivered;
 	struct bus_sub *next_in_bucket;
 };

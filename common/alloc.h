@@ -45,19 +45,19 @@ static inline void dew__fclosep(FILE **f)
 #define cleanup_fclose __attribute__((cleanup(dew__fclosep)))
 
 /* Return *pp and set it to NULL, so a cleanup attribute no longer frees it. */
-#define steal_pointer(pp)                            \
-	({                                           \
-		__typeof__(*(pp)) dew__tmp = *(pp); \
-		*(pp) = NULL;                        \
-		dew__tmp;                            \
+#define steal_pointer(pp)                                                                                    \
+	({                                                                                                   \
+		__typeof__(*(pp)) dew__tmp = *(pp);                                                          \
+		*(pp) = NULL;                                                                                \
+		dew__tmp;                                                                                    \
 	})
 
 /* Return *fdp and set it to -1, so cleanup_close no longer closes it. */
-#define steal_fd(fdp)                 \
-	({                            \
-		int dew__fd = *(fdp); \
-		*(fdp) = -1;          \
-		dew__fd;              \
+#define steal_fd(fdp)                                                                                        \
+	({                                                                                                   \
+		int dew__fd = *(fdp);                                                                        \
+		*(fdp) = -1;                                                                                 \
+		dew__fd;                                                                                     \
 	})
 
 #define DEW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -15,7 +15,10 @@ struct dew_buf {
 	size_t cap;
 };
 
-#define DEW_BUF_INIT { NULL, 0, 0 }
+#define DEW_BUF_INIT                                                                                         \
+	{                                                                                                    \
+		NULL, 0, 0                                                                                   \
+	}
 
 void dew_buf_init(struct dew_buf *b);
 /* Release the memory; the buffer is empty and reusable afterwards. */

@@ -59,8 +59,8 @@ static bool key_is_flag(const struct dew_daemon_info *info, const struct dew_con
 static const char *type_hint(const struct dew_conf_key *k)
 {
 	static const char *const hints[] = {
-		[DEW_CONF_STRING] = "VALUE", [DEW_CONF_INT] = "N",      [DEW_CONF_BOOL] = "",
-		[DEW_CONF_SIZE] = "SIZE",    [DEW_CONF_DURATION] = "TIME", [DEW_CONF_ENUM] = "CHOICE",
+		[DEW_CONF_STRING] = "VALUE",	   [DEW_CONF_INT] = "N",	 [DEW_CONF_BOOL] = "",
+		[DEW_CONF_SIZE] = "SIZE",	   [DEW_CONF_DURATION] = "TIME", [DEW_CONF_ENUM] = "CHOICE",
 		[DEW_CONF_HOSTPORT] = "HOST:PORT",
 	};
 	return hints[k->type];
@@ -199,11 +199,13 @@ static int scan_args(struct dew_daemon *d, int argc, char **argv, struct overrid
 		} else if (c == ':') {
 			r = dew_error_set(err, 0, "option `%s` needs a value", argv[optind - 1]);
 		} else {
-			r = dew_error_set(err, 0, "unknown option `%s` (see %s --help)", argv[optind - 1], info->name);
+			r = dew_error_set(err, 0, "unknown option `%s` (see %s --help)", argv[optind - 1],
+					  info->name);
 		}
 	}
 	if (r == DEW_DAEMON_RUN && optind < argc)
-		r = dew_error_set(err, 0, "unexpected argument `%s` (see %s --help)", argv[optind], info->name);
+		r = dew_error_set(err, 0, "unexpected argument `%s` (see %s --help)", argv[optind],
+				  info->name);
 	free_names(names);
 	return r;
 }
@@ -239,7 +241,8 @@ int dew_daemon_parse_args(struct dew_daemon *d, const struct dew_daemon_info *in
 	if (r == DEW_DAEMON_RUN)
 		r = load_config_file(d, err);
 	for (size_t i = 0; r == DEW_DAEMON_RUN && i < n_ov; i++)
-		r = dew_conf_set(info->keys, info->n_keys, cfg, ov[i].key->name, ov[i].value, ov[i].origin, err);
+		r = dew_conf_set(info->keys, info->n_keys, cfg, ov[i].key->name, ov[i].value, ov[i].origin,
+				 err);
 	free_overrides(ov, n_ov);
 
 	if (r == DEW_DAEMON_RUN && print_config) {
@@ -327,8 +330,8 @@ int dew_daemon_start(struct dew_daemon *d, uv_loop_t *loop, const struct dew_sta
 	start_watchdog(d);
 
 	if (core->status_listen && *core->status_listen) {
-		int r = dew_status_start(&d->status, loop, core->status_listen, d->info->name, src ? src : &none,
-					 err);
+		int r = dew_status_start(&d->status, loop, core->status_listen, d->info->name,
+					 src ? src : &none, err);
 		if (r < 0) {
 			dew_daemon_close(d);
 			return r;

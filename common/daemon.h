@@ -18,14 +18,14 @@
 
 /* The core options; a daemon embeds this as the member `core` of its config struct. */
 struct dew_daemon_core {
-	char *bus;               /* nats://host:port[,…] (not used by dew-bus) */
-	char *listen;            /* main listener HOST:PORT */
-	char *status_listen;     /* /health + /metrics HOST:PORT; "" disables it */
-	int log_format;          /* enum dew_log_format */
-	int log_level;           /* index into dew_daemon_log_levels */
-	char *port_file;         /* write the main port here once bound */
-	char *status_port_file;  /* write the status port here once bound */
-	char *ready_file;        /* created once the daemon serves */
+	char *bus;		/* nats://host:port[,…] (not used by dew-bus) */
+	char *listen;		/* main listener HOST:PORT */
+	char *status_listen;	/* /health + /metrics HOST:PORT; "" disables it */
+	int log_format;		/* enum dew_log_format */
+	int log_level;		/* index into dew_daemon_log_levels */
+	char *port_file;	/* write the main port here once bound */
+	char *status_port_file; /* write the status port here once bound */
+	char *ready_file;	/* created once the daemon serves */
 };
 
 extern const char *const dew_daemon_log_formats[];
@@ -35,32 +35,64 @@ extern const char *const dew_daemon_log_levels[];
  * The core keys, to put at the top of a daemon's key table. type is the daemon's config
  * struct, which has a `struct dew_daemon_core core` member; listen and status are defaults.
  */
-#define DEW_DAEMON_CORE_KEYS(type, def_listen, def_status)                                               \
-	{ "bus", DEW_CONF_STRING, offsetof(type, core.bus), "nats://127.0.0.1:4222", 0, 0, NULL,         \
-	  "bus server URLs, comma-separated" },                                                          \
-	{ "listen", DEW_CONF_HOSTPORT, offsetof(type, core.listen), def_listen, 0, 0, NULL,              \
-	  "main listener HOST:PORT (port 0 picks a free port)" },                                       \
-	{ "status_listen", DEW_CONF_STRING, offsetof(type, core.status_listen), def_status, 0, 0, NULL,  \
-	  "/health and /metrics listener HOST:PORT; empty disables it" },                               \
-	{ "log_format", DEW_CONF_ENUM, offsetof(type, core.log_format), "text", 0, 0,                    \
-	  dew_daemon_log_formats, "text or json" },                                                      \
-	{ "log_level", DEW_CONF_ENUM, offsetof(type, core.log_level), "info", 0, 0, dew_daemon_log_levels, \
-	  "error, warning, notice, info or debug" },                                                      \
-	{ "port_file", DEW_CONF_STRING, offsetof(type, core.port_file), NULL, 0, 0, NULL,                \
-	  "write the bound main port to this file" },                                                    \
-	{ "status_port_file", DEW_CONF_STRING, offsetof(type, core.status_port_file), NULL, 0, 0, NULL,  \
-	  "write the bound status port to this file" },                                                  \
-	{ "ready_file", DEW_CONF_STRING, offsetof(type, core.ready_file), NULL, 0, 0, NULL,              \
-	  "create this file once the daemon is ready" }
+#define DEW_DAEMON_CORE_KEYS(type, def_listen, def_status)                                                   \
+	{ "bus",                                                                                             \
+	  DEW_CONF_STRING,                                                                                   \
+	  offsetof(type, core.bus),                                                                          \
+	  "nats://127.0.0.1:4222",                                                                           \
+	  0,                                                                                                 \
+	  0,                                                                                                 \
+	  NULL,                                                                                              \
+	  "bus server URLs, comma-separated" },                                                              \
+		{ "listen",                                                                                  \
+		  DEW_CONF_HOSTPORT,                                                                         \
+		  offsetof(type, core.listen),                                                               \
+		  def_listen,                                                                                \
+		  0,                                                                                         \
+		  0,                                                                                         \
+		  NULL,                                                                                      \
+		  "main listener HOST:PORT (port 0 picks a free port)" },                                    \
+		{ "status_listen",                                                                           \
+		  DEW_CONF_STRING,                                                                           \
+		  offsetof(type, core.status_listen),                                                        \
+		  def_status,                                                                                \
+		  0,                                                                                         \
+		  0,                                                                                         \
+		  NULL,                                                                                      \
+		  "/health and /metrics listener HOST:PORT; empty disables it" },                            \
+		{ "log_format",		  DEW_CONF_ENUM, offsetof(type, core.log_format), "text", 0, 0,      \
+		  dew_daemon_log_formats, "text or json" },                                                  \
+		{ "log_level", DEW_CONF_ENUM,	      offsetof(type, core.log_level),	      "info", 0,     \
+		  0,	       dew_daemon_log_levels, "error, warning, notice, info or debug" },             \
+		{ "port_file",                                                                               \
+		  DEW_CONF_STRING,                                                                           \
+		  offsetof(type, core.port_file),                                                            \
+		  NULL,                                                                                      \
+		  0,                                                                                         \
+		  0,                                                                                         \
+		  NULL,                                                                                      \
+		  "write the bound main port to this file" },                                                \
+		{ "status_port_file",                                                                        \
+		  DEW_CONF_STRING,                                                                           \
+		  offsetof(type, core.status_port_file),                                                     \
+		  NULL,                                                                                      \
+		  0,                                                                                         \
+		  0,                                                                                         \
+		  NULL,                                                                                      \
+		  "write the bound status port to this file" },                                              \
+	{                                                                                                    \
+		"ready_file", DEW_CONF_STRING, offsetof(type, core.ready_file), NULL, 0, 0, NULL,            \
+			"create this file once the daemon is ready"                                          \
+	}
 
 /* What a daemon tells the skeleton about itself. */
 struct dew_daemon_info {
-	const char *name;     /* "dew-bus" */
-	const char *section;  /* its dew.conf section: "bus" */
-	const char *summary;  /* one line for --help */
+	const char *name;    /* "dew-bus" */
+	const char *section; /* its dew.conf section: "bus" */
+	const char *summary; /* one line for --help */
 	const struct dew_conf_key *keys;
 	size_t n_keys;
-	bool uses_bus;        /* false: the `bus` key is not offered as --bus */
+	bool uses_bus; /* false: the `bus` key is not offered as --bus */
 };
 
 struct dew_daemon;
@@ -72,13 +104,13 @@ typedef void (*dew_daemon_reload_fn)(struct dew_daemon *d);
 
 struct dew_daemon {
 	const struct dew_daemon_info *info;
-	void *cfg;                    /* the daemon's config struct */
+	void *cfg;		      /* the daemon's config struct */
 	struct dew_daemon_core *core; /* inside cfg */
 	uv_loop_t *loop;
-	char *config_path;            /* the file read, or NULL */
+	char *config_path; /* the file read, or NULL */
 	dew_daemon_stop_fn on_stop;
 	dew_daemon_reload_fn on_reload;
-	void *data;                   /* the daemon's own context */
+	void *data; /* the daemon's own context */
 	struct dew_status *status;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t watchdog;

@@ -25,7 +25,8 @@ int dew_error_set(struct dew_error **err, int errnum, const char *fmt, ...)
  * for refusals that have a fitting errno yet whose message says it better (e.g. -EFBIG with
  * "file `x` is larger than 1 MiB"). Returns -code.
  */
-int dew_error_set_code(struct dew_error **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int dew_error_set_code(struct dew_error **err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /*
  * Prepend "context: " to the message of *err. Returns -(*err)->code, or -EINVAL when there is

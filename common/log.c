@@ -30,8 +30,8 @@ static const struct {
 	const char *name;
 	enum dew_log_level level;
 } level_names[] = {
-	{ "err", DEW_LOG_ERR },         { "error", DEW_LOG_ERR },   { "warning", DEW_LOG_WARNING },
-	{ "warn", DEW_LOG_WARNING },    { "notice", DEW_LOG_NOTICE }, { "info", DEW_LOG_INFO },
+	{ "err", DEW_LOG_ERR },	     { "error", DEW_LOG_ERR },	   { "warning", DEW_LOG_WARNING },
+	{ "warn", DEW_LOG_WARNING }, { "notice", DEW_LOG_NOTICE }, { "info", DEW_LOG_INFO },
 	{ "debug", DEW_LOG_DEBUG },
 };
 

@@ -49,10 +49,10 @@ void dew_vlog(enum dew_log_level level, const char *fmt, va_list ap) __attribute
 #define dew_warn(...) dew_log(DEW_LOG_WARNING, __VA_ARGS__)
 #define dew_notice(...) dew_log(DEW_LOG_NOTICE, __VA_ARGS__)
 #define dew_info(...) dew_log(DEW_LOG_INFO, __VA_ARGS__)
-#define dew_debug(...)                                          \
-	do {                                                    \
-		if (dew_log_get_level() >= DEW_LOG_DEBUG)       \
-			dew_log(DEW_LOG_DEBUG, __VA_ARGS__);    \
+#define dew_debug(...)                                                                                       \
+	do {                                                                                                 \
+		if (dew_log_get_level() >= DEW_LOG_DEBUG)                                                    \
+			dew_log(DEW_LOG_DEBUG, __VA_ARGS__);                                                 \
 	} while (0)
 
 #endif

@@ -120,7 +120,8 @@ void dew_histogram_observe(struct dew_histogram *h, double value)
 	h->sum += value;
 }
 
-void dew_histogram_write(struct dew_buf *out, const char *name, const char *help, const struct dew_histogram *h)
+void dew_histogram_write(struct dew_buf *out, const char *name, const char *help,
+			 const struct dew_histogram *h)
 {
 	cleanup_free char *bucket = xasprintf("%s_bucket", name);
 	char le[32];
@@ -183,6 +184,6 @@ void dew_metrics_process(struct dew_buf *out, double start_time)
 	dew_metrics_header(out, "process_cpu_seconds_total", DEW_METRIC_COUNTER,
 			   "Total user and system CPU time spent in seconds.");
 	dew_metrics_sample(out, "process_cpu_seconds_total", NULL, cpu);
-	dew_metrics_gauge(out, "process_start_time_seconds", "Start time of the process since the Unix epoch.",
-			  start_time);
+	dew_metrics_gauge(out, "process_start_time_seconds",
+			  "Start time of the process since the Unix epoch.", start_time);
 }

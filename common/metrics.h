@@ -34,7 +34,7 @@ void dew_metrics_gauge(struct dew_buf *out, const char *name, const char *help, 
 struct dew_histogram {
 	const double *bounds; /* ascending, not owned */
 	size_t n_bounds;
-	uint64_t *counts;     /* n_bounds + 1 (the last is +Inf), owned */
+	uint64_t *counts; /* n_bounds + 1 (the last is +Inf), owned */
 	uint64_t count;
 	double sum;
 };
@@ -43,7 +43,8 @@ void dew_histogram_init(struct dew_histogram *h, const double *bounds, size_t n_
 void dew_histogram_close(struct dew_histogram *h);
 void dew_histogram_observe(struct dew_histogram *h, double value);
 /* _bucket{le=…}, _sum and _count lines (header included). */
-void dew_histogram_write(struct dew_buf *out, const char *name, const char *help, const struct dew_histogram *h);
+void dew_histogram_write(struct dew_buf *out, const char *name, const char *help,
+			 const struct dew_histogram *h);
 
 /*
  * process_resident_memory_bytes, process_open_fds, process_cpu_seconds_total,

@@ -55,7 +55,7 @@ struct dew_nats_frame {
 	struct dew_nats_str reply;   /* PUB HPUB MSG HMSG: len 0 when absent */
 	struct dew_nats_str queue;   /* SUB: len 0 when absent */
 	struct dew_nats_str sid;     /* SUB UNSUB MSG HMSG */
-	int64_t max_msgs;            /* UNSUB: -1 when absent or not a number (both unsubscribe at once) */
+	int64_t max_msgs;	     /* UNSUB: -1 when absent or not a number (both unsubscribe at once) */
 	struct dew_nats_str arg;     /* INFO/CONNECT: the JSON; -ERR: the text inside the quotes */
 	struct dew_nats_str hdr;     /* HPUB HMSG: the header block ("NATS/1.0…\r\n\r\n") */
 	struct dew_nats_str payload; /* PUB HPUB MSG HMSG: the payload after the headers */
@@ -65,9 +65,9 @@ struct dew_nats_frame {
 enum dew_nats_parse_error {
 	DEW_NATS_EUNKNOWN_OP = -1,   /* unknown or misplaced operation, bad framing */
 	DEW_NATS_ECONTROL_LINE = -2, /* control line longer than the limit */
-	DEW_NATS_EPAYLOAD = -3,      /* announced size over max_payload */
-	DEW_NATS_EARGS = -4,         /* wrong number or form of arguments */
-	DEW_NATS_EAUTH = -5,         /* auth_pending and an operation that is not CONNECT */
+	DEW_NATS_EPAYLOAD = -3,	     /* announced size over max_payload */
+	DEW_NATS_EARGS = -4,	     /* wrong number or form of arguments */
+	DEW_NATS_EAUTH = -5,	     /* auth_pending and an operation that is not CONNECT */
 };
 
 /*
@@ -89,11 +89,11 @@ struct dew_nats_parser {
 	/* Resumable state (private). */
 	int state;
 	struct dew_nats_frame frame; /* control-line fields, pointing into scratch */
-	struct dew_buf scratch;      /* control line / payload that straddles reads */
-	size_t need;                 /* payload bytes (headers included) still expected */
+	struct dew_buf scratch;	     /* control line / payload that straddles reads */
+	size_t need;		     /* payload bytes (headers included) still expected */
 	size_t hdr_size;
 	bool in_payload;
-	bool dead;                   /* after an error every call fails */
+	bool dead; /* after an error every call fails */
 };
 
 /*
@@ -118,7 +118,8 @@ void dew_nats_parser_close(struct dew_nats_parser *p);
  * parser is dead; the connection must be closed, after sending -ERR when
  * dew_nats_error_has_reply() says nats-server does).
  */
-int dew_nats_parse(struct dew_nats_parser *p, const char *data, size_t len, dew_nats_frame_fn cb, void *cbdata);
+int dew_nats_parse(struct dew_nats_parser *p, const char *data, size_t len, dew_nats_frame_fn cb,
+		   void *cbdata);
 
 /*
  * The -ERR text nats-server sends for a parse error ("Unknown Protocol Operation"). Never NULL:
@@ -132,9 +133,9 @@ const char *dew_nats_strerror(int err);
 bool dew_nats_error_has_reply(int err);
 
 /* Subjects: tokens separated by '.', no empty token, no whitespace or control bytes. */
-bool dew_nats_subject_valid(const char *s, size_t len);          /* '*' and a final '>' allowed */
-bool dew_nats_subject_literal(const char *s, size_t len);        /* valid and no wildcard token */
-bool dew_nats_queue_valid(const char *s, size_t len);            /* no whitespace, not empty */
+bool dew_nats_subject_valid(const char *s, size_t len);	  /* '*' and a final '>' allowed */
+bool dew_nats_subject_literal(const char *s, size_t len); /* valid and no wildcard token */
+bool dew_nats_queue_valid(const char *s, size_t len);	  /* no whitespace, not empty */
 /* Does literal subject s match pattern p (which may hold wildcards)? */
 bool dew_nats_subject_match(const char *p, size_t plen, const char *s, size_t slen);
 

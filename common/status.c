@@ -6,6 +6,7 @@
 #include "status.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "alloc.h"
@@ -24,6 +25,7 @@ struct dew_status {
 	double start_time; /* Unix seconds */
 	uint64_t start_mono_ms;
 	uv_loop_t *loop;
+	struct dew_http_route *routes; /* the status routes, then the source's own */
 	void (*done)(void *arg);
 	void *done_arg;
 };
@@ -33,8 +35,9 @@ static void status_health(struct dew_http_req *req)
 	struct dew_status *st = req->server_data;
 	const char *reason = NULL;
 	bool ok = !st->src.healthy || st->src.healthy(&reason, st->src.data);
-	json_t *body = json_pack("{s:s, s:s, s:I}", "status", ok ? "ok" : "unhealthy", "component", st->component,
-				 "uptime_seconds", (json_int_t)((uv_now(st->loop) - st->start_mono_ms) / 1000));
+	json_t *body =
+		json_pack("{s:s, s:s, s:I}", "status", ok ? "ok" : "unhealthy", "component", st->component,
+			  "uptime_seconds", (json_int_t)((uv_now(st->loop) - st->start_mono_ms) / 1000));
 	if (!ok && reason)
 		json_object_set_new(body, "reason", json_string(reason));
 	dew_http_respond_json(req, ok ? 200 : 503, body);
@@ -47,7 +50,8 @@ static void status_metrics(struct dew_http_req *req)
 
 	dew_metrics_header(&out, "dew_build_info", DEW_METRIC_GAUGE, "Component and version of this daemon.");
 	dew_metrics_sample(&out, "dew_build_info",
-			   (const char *[]){ "component", st->component, "version", PACKAGE_VERSION, NULL }, 1);
+			   (const char *[]){ "component", st->component, "version", PACKAGE_VERSION, NULL },
+			   1);
 	dew_metrics_gauge(&out, "dew_uptime_seconds", "Seconds since the daemon started.",
 			  (double)(uv_now(st->loop) - st->start_mono_ms) / 1000.0);
 	dew_metrics_process(&out, st->start_time);
@@ -79,17 +83,32 @@ int dew_status_start(struct dew_status **out, uv_loop_t *loop, const char *hostp
 
 	/* Status requests are tiny: tight limits keep a scraper or a scanner cheap. */
 	static const struct dew_http_limits limits = {
-		.max_header_bytes = 8192, .max_headers = 64, .max_body = 4096, .max_connections = 64,
+		.max_header_bytes = 8192,
+		.max_headers = 64,
+		.max_body = 4096,
+		.max_connections = 64,
 	};
-	r = dew_http_server_start(&st->http, loop, host, port, status_routes, DEW_ARRAY_SIZE(status_routes),
-				  &limits, st, err);
+	size_t n_routes = DEW_ARRAY_SIZE(status_routes) + src->n_routes;
+	st->routes = xcalloc(n_routes, sizeof(*st->routes));
+	memcpy(st->routes, status_routes, sizeof(status_routes));
+	if (src->n_routes)
+		memcpy(st->routes + DEW_ARRAY_SIZE(status_routes), src->routes,
+		       src->n_routes * sizeof(*src->routes));
+	r = dew_http_server_start(&st->http, loop, host, port, st->routes, n_routes, &limits, st, err);
 	if (r < 0) {
+		free(st->routes);
 		free(st->component);
 		free(st);
 		return dew_error_prefix(err, "status listener on %s", hostport);
 	}
 	*out = st;
 	return 0;
+}
+
+void *dew_status_data(const struct dew_http_req *req)
+{
+	const struct dew_status *st = req->server_data;
+	return st->src.data;
 }
 
 int dew_status_port(const struct dew_status *st)
@@ -102,6 +121,7 @@ static void status_http_stopped(void *arg)
 	struct dew_status *st = arg;
 	void (*done)(void *) = st->done;
 	void *done_arg = st->done_arg;
+	free(st->routes);
 	free(st->component);
 	free(st);
 	if (done)

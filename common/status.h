@@ -22,7 +22,15 @@ struct dew_status_source {
 	/* Return false when unhealthy; may set *reason to a static string (may be NULL). */
 	bool (*healthy)(const char **reason, void *data);
 	void *data;
+	/* More routes served after /health and /metrics (may be NULL; not copied). Their handlers
+	 * find data with dew_status_data(). */
+	const struct dew_http_route *routes;
+	size_t n_routes;
 };
+
+struct dew_http_req;
+/* The data of the status source, from a request of one of its extra routes. */
+void *dew_status_data(const struct dew_http_req *req);
 
 /*
  * Listen on "HOST:PORT" (port 0 picks one). component names the daemon ("dew-bus") in /health

@@ -166,8 +166,13 @@ int actual_heartbeat(struct actual *a, const json_t *msg, uint64_t now_ms, struc
 	const char *dea;
 	json_t *list, *o;
 	size_t k;
-	if (get_id(msg, "dea", &dea, err) < 0 ||
-	    dew_json_get_array(msg, "droplets", DEW_JSON_REQUIRED, ACTUAL_INSTANCES_PER_DEA, &list, err) < 0)
+	if (dew_json_get_string(msg, "dea", DEW_JSON_REQUIRED, ACTUAL_ID_MAX, &dea, err) < 0)
+		return -EINVAL;
+	if (!*dea ||
+	    strspn(dea, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(dea))
+		return dew_error_set(err, 0, "field `dea` must be 1-%d of A-Z, a-z, 0-9, '_', '-'",
+				     ACTUAL_ID_MAX);
+	if (dew_json_get_array(msg, "droplets", DEW_JSON_REQUIRED, ACTUAL_INSTANCES_PER_DEA, &list, err) < 0)
 		return -EINVAL;
 	struct inst *v = xcalloc(json_array_size(list) + 1, sizeof(*v));
 	json_array_foreach (list, k, o) {
@@ -201,6 +206,9 @@ void actual_note_start(struct actual *a, const char *dea, const char *droplet, c
 	struct dea_entry *e = entry_get(a, dea, true);
 	if (!e || e->n >= ACTUAL_INSTANCES_PER_DEA)
 		return;
+	for (size_t k = 0; k < e->n; k++)
+		if (!strcmp(e->v[k].instance, instance))
+			return; /* its heartbeat came first */
 	struct inst i = {
 		.droplet = xstrdup(droplet),
 		.version = xstrdup(version),

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * App bits (DESIGN.md section 9): POST /v1/resource_match answers which files the pool holds,
- * PUT /v1/apps/:name/bits takes the rest as a multipart body streamed through upload.h (never
- * held in memory), then builds the package on the thread pool. A package with the hash the app
- * already has changes nothing (no restage); a new one makes the app PENDING again, and is staged
- * at once when the app is STARTED (staging.c).
+ * App bits (DESIGN.md section 9): POST /v1/resource_match answers which files the pool holds
+ * (on the thread pool), PUT /v1/apps/:name/bits takes the rest as a multipart body streamed through upload.h
+ * (never held in memory), then builds the package on the thread pool. A package with the hash the app already
+ * has changes nothing (no restage); a new one makes the app PENDING again, and is staged at once when the app
+ * is STARTED (staging.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +18,66 @@
 #include "store.h"
 #include "upload.h"
 
+/*
+ * One resource_match: parsing 10,000 entries, looking each up in the pool and writing the
+ * answer take tens of milliseconds, so they run on the thread pool, not on the loop every other
+ * request waits on. The body stays the request's until the answer.
+ */
+struct match_job {
+	uv_work_t work;
+	struct dew_http_req *req;
+	struct blobs *blobs;
+	char *answer; /* the JSON text, or NULL with status and err */
+	int status;
+	struct dew_error *err;
+	bool aborted;
+};
+
+static void match_work(uv_work_t *w)
+{
+	struct match_job *j = w->data;
+	const struct dew_http_req *req = j->req;
+	cleanup_error struct dew_error *why = NULL;
+	json_auto_t *body = req->body_len ? dew_json_parse(req->body, req->body_len, &why) : NULL;
+
+	if (!body || !json_is_array(body)) {
+		j->status = 400;
+		dew_error_set_code(&j->err, EBADMSG,
+				   "the body must be a JSON array of {sha256, size, fn, mode}%s%s",
+				   why ? ": " : "", why ? dew_error_msg(why) : "");
+		return;
+	}
+	json_auto_t *hits = upload_resource_match(j->blobs, body, &j->err);
+	if (!hits) {
+		j->status = j->err && j->err->code == EBADMSG ? 400 : 500;
+		return;
+	}
+	j->answer = json_dumps(hits, JSON_COMPACT);
+	j->status = j->answer ? 200 : 500;
+}
+
+static void match_done(uv_work_t *w, int status)
+{
+	struct match_job *j = w->data;
+	struct dew_http_req *req = j->req;
+
+	(void)status;
+	if (j->aborted)
+		dew_http_respond(req, 499, NULL, NULL, 0); /* releases the request; writes nothing */
+	else if (j->answer)
+		dew_http_respond(req, 200, "application/json", j->answer, strlen(j->answer));
+	else
+		api_error(req, j->status, "%s", j->err ? dew_error_msg(j->err) : "resource_match failed");
+	free(j->answer);
+	dew_error_free(j->err);
+	free(j);
+}
+
+static void match_on_abort(struct dew_http_req *req)
+{
+	((struct match_job *)req->data)->aborted = true; /* match_done releases it */
+}
+
 void api_resource_match(struct dew_http_req *req)
 {
 	struct cc *cc = api_cc(req);
@@ -25,19 +85,17 @@ void api_resource_match(struct dew_http_req *req)
 	if (!api_auth(req, &u))
 		return;
 	cc_user_clear(&u);
-	cleanup_error struct dew_error *err = NULL;
-	json_auto_t *body = req->body_len ? dew_json_parse(req->body, req->body_len, &err) : NULL;
-	if (!body || !json_is_array(body)) {
-		api_error(req, 400, "the body must be a JSON array of {sha256, size, fn, mode}%s%s",
-			  err ? ": " : "", err ? dew_error_msg(err) : "");
+	struct match_job *j = xcalloc(1, sizeof(*j));
+	j->req = req;
+	j->blobs = cc->blobs;
+	j->work.data = j;
+	if (uv_queue_work(cc->loop, &j->work, match_work, match_done) < 0) {
+		free(j);
+		api_error(req, 500, "could not queue the resource match");
 		return;
 	}
-	json_t *hits = upload_resource_match(cc->blobs, body, &err);
-	if (!hits) {
-		api_error(req, err && err->code == EBADMSG ? 400 : 500, "%s", dew_error_msg(err));
-		return;
-	}
-	dew_http_respond_json(req, 200, hits);
+	req->data = j;
+	req->on_abort = match_on_abort;
 }
 
 /* One upload in flight: the request, the app it is for, the parser, then the worker. */
@@ -135,6 +193,10 @@ static void bits_done(uv_work_t *w, int status)
 	} else {
 		dew_info("bits of %s: package %.12s, %" PRIu64 " files%s", j->app_name, j->sha256, j->files,
 			 changed ? "" : " (unchanged)");
+		if (changed && cc->bus) {
+			json_auto_t *m = json_pack("{s:s}", "droplet", a.guid);
+			dew_bus_publish_json(cc->bus, "droplet.updated", NULL, m); /* its revision moved */
+		}
 		staging_maybe_start(cc, &a); /* when the app is STARTED */
 		dew_http_respond_json(j->req, 201,
 				      json_pack("{s:s, s:I, s:b}", "package_sha256", j->sha256, "files",

@@ -295,6 +295,10 @@ static const json_t *files_pick(const struct gather *g)
 
 static json_t *files_done(struct gather *g)
 {
+	if (!g->req->conn) { /* the client went away while the DEAs were asked */
+		dew_http_respond(g->req, 204, NULL, NULL, 0);
+		return NULL;
+	}
 	const json_t *r = files_pick(g);
 	const char *uri = json_string_value(json_object_get(r, "file_uri"));
 	const char *token = json_string_value(json_object_get(r, "file_token"));

@@ -21,6 +21,7 @@
 #include "hmac.h"
 #include "http-file.h"
 #include "log.h"
+#include "package.h"
 #include "sha256.h"
 #include "store.h"
 
@@ -45,16 +46,14 @@ static bool internal_authorize(struct dew_http_req *req)
 	return false;
 }
 
-/* Send the blob of kind named by :sha256, or 404. */
-static void internal_send_blob(struct dew_http_req *req, enum blob_kind kind, const char *what)
+/* Send the blob of kind named by :sha256, or 404 (the caller authorized the request). */
+static void internal_send_file(struct dew_http_req *req, enum blob_kind kind, const char *what)
 {
 	struct cc *cc = api_cc(req);
 	const char *sha = dew_http_param(req, "sha256");
 	cleanup_free char *path = NULL;
 	struct stat st;
 
-	if (!internal_authorize(req))
-		return;
 	/* blobs_path refuses anything but 64 lowercase hex digits: no client string becomes a path. */
 	path = blobs_path(cc->blobs, kind, sha);
 	int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
@@ -69,9 +68,87 @@ static void internal_send_blob(struct dew_http_req *req, enum blob_kind kind, co
 	dew_http_send_file(req, cc->loop, fd, 0, (uint64_t)st.st_size, "application/octet-stream");
 }
 
+/* Authorize, then send the blob of kind named by :sha256, or 404. */
+static void internal_send_blob(struct dew_http_req *req, enum blob_kind kind, const char *what)
+{
+	if (internal_authorize(req))
+		internal_send_file(req, kind, what);
+}
+
+/* ---- package download ---- */
+
+/*
+ * An upload stores a package as a manifest of pool files (package.h); its tar is written on the
+ * thread pool when it is first asked for, checked against the package's hash, and kept.
+ */
+struct package_job {
+	uv_work_t work;
+	struct dew_http_req *req;
+	struct blobs *blobs;
+	char sha256[65];
+	int status; /* of package_materialize */
+	struct dew_error *err;
+	bool aborted;
+};
+
+static void package_work(uv_work_t *w)
+{
+	struct package_job *j = w->data;
+	j->status = package_materialize(j->blobs, j->sha256, &j->err);
+}
+
+static void package_done(uv_work_t *w, int status)
+{
+	struct package_job *j = w->data;
+	struct dew_http_req *req = j->req;
+
+	(void)status;
+	if (j->aborted) {
+		dew_http_respond(req, 499, NULL, NULL, 0); /* releases the request; writes nothing */
+	} else {
+		req->data = NULL;
+		req->on_abort = NULL;
+		if (j->status == -ENOENT) {
+			api_error(req, 404, "package `%s` not found", j->sha256);
+		} else if (j->status < 0) {
+			dew_err("package %s: %s", j->sha256, dew_error_msg(j->err));
+			api_error(req, 500, "the package could not be written: %s", dew_error_msg(j->err));
+		} else {
+			internal_send_file(req, BLOB_PACKAGE, "package");
+		}
+	}
+	dew_error_free(j->err);
+	free(j);
+}
+
+static void package_on_abort(struct dew_http_req *req)
+{
+	((struct package_job *)req->data)->aborted = true; /* package_done releases it */
+}
+
 void api_internal_package_get(struct dew_http_req *req)
 {
-	internal_send_blob(req, BLOB_PACKAGE, "package");
+	struct cc *cc = api_cc(req);
+	const char *sha = dew_http_param(req, "sha256");
+
+	if (!internal_authorize(req))
+		return;
+	if (!dew_sha256_is_hex(sha) || blobs_has(cc->blobs, BLOB_PACKAGE, sha, UINT64_MAX)) {
+		internal_send_file(req, BLOB_PACKAGE, "package");
+		return;
+	}
+	struct package_job *j = xcalloc(1, sizeof(*j));
+	j->req = req;
+	j->blobs = cc->blobs;
+	memcpy(j->sha256, sha, sizeof(j->sha256));
+	j->work.data = j;
+	if (uv_queue_work(cc->loop, &j->work, package_work, package_done) < 0) {
+		free(j);
+		api_error(req, 500, "could not queue the package build");
+		return;
+	}
+	req->data = j;
+	req->on_abort = package_on_abort;
 }
 
 void api_internal_droplet_get(struct dew_http_req *req)
@@ -250,11 +327,11 @@ static json_t *internal_desired_json(const struct store_app *a)
 		[STORE_PACKAGE_STAGED] = "STAGED",
 		[STORE_PACKAGE_FAILED] = "FAILED",
 	};
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "droplet", a->guid, "name", a->name,
-			 "version", a->version, "state", states[a->state], "package_state",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "droplet", a->guid, "name",
+			 a->name, "version", a->version, "state", states[a->state], "package_state",
 			 packages[a->package_state], "instances", (json_int_t)a->instances, "memory",
 			 (json_int_t)a->memory_mb, "disk", (json_int_t)a->disk_mb, "last_updated",
-			 (json_int_t)a->updated);
+			 (json_int_t)a->updated, "revision", (json_int_t)a->revision);
 }
 
 void api_internal_desired(struct dew_http_req *req)

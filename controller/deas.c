@@ -46,8 +46,9 @@ static void deas_take(struct cc *cc, const struct dew_bus_msg *msg, const char *
 
 static int deas_heartbeat(struct cc *cc, const json_t *body, struct dew_error **err)
 {
-	cc->n.heartbeats++;
-	return actual_heartbeat(cc->actual, body, uv_now(cc->loop), err);
+	int r = actual_heartbeat(cc->actual, body, uv_now(cc->loop), err);
+	cc->n.heartbeats += r == 0;
+	return r;
 }
 
 static void deas_on_heartbeat(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)
@@ -58,8 +59,9 @@ static void deas_on_heartbeat(struct dew_bus *bus, const struct dew_bus_msg *msg
 
 static int deas_exited(struct cc *cc, const json_t *body, struct dew_error **err)
 {
-	cc->n.exits++;
-	return actual_exited(cc->actual, body, err);
+	int r = actual_exited(cc->actual, body, err);
+	cc->n.exits += r == 0;
+	return r;
 }
 
 static void deas_on_exited(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)

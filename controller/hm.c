@@ -2,8 +2,10 @@
 /*
  * The health manager's channel (issue #7, DESIGN.md sections 5.1 and 10): requests on
  * cloudcontrollers.hm.requests (queue group `cc`, so one controller acts on each)
- * {droplet, op: START|STOP, version, last_updated, indices?[], instances?[]} are honoured only
- * while the app's version and last update time are still the ones healthd decided on; a START
+ * {droplet, op: START|STOP, version, last_updated, revision?, indices?[], instances?[]} are
+ * honoured only while the app's version and last update time (and, when given, its revision,
+ * which unlike the time in seconds changes with every update) are still the ones healthd
+ * decided on (GET /v1/internal/desired gives all three); a START
  * starts the listed indices that have no live instance and none being started; a STOP stops the
  * listed instances (or indices of that version). For an app that no longer exists, a STOP is
  * honoured whatever its version: its instances have no business running.
@@ -67,6 +69,16 @@ static const char *hm_parse(const json_t *j, const char **droplet, const char **
 	return NULL;
 }
 
+/* Does the request's view of the app (version, last_updated, revision when given) still hold? */
+static bool hm_current(const json_t *j, const struct store_app *a, const char *version,
+		       json_int_t last_updated)
+{
+	json_t *rev = json_object_get(j, "revision");
+	if (rev && (!json_is_integer(rev) || json_integer_value(rev) != a->revision))
+		return false;
+	return version && !strcmp(version, a->version) && last_updated == a->updated;
+}
+
 static void hm_on_request(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)
 {
 	struct cc *cc = data;
@@ -94,7 +106,7 @@ static void hm_on_request(struct dew_bus *bus, const struct dew_bus_msg *msg, vo
 	}
 	if (r < 0)
 		return;
-	if (!version || strcmp(version, a.version) != 0 || last_updated != a.updated) {
+	if (!hm_current(j, &a, version, last_updated)) {
 		cc->n.hm_stale++;
 		dew_info("health manager's %s of %s ignored: it was decided on version %s, updated %" PRId64
 			 "; the app is at version %s, updated %" PRId64,

@@ -61,6 +61,15 @@ static void logs_forget_ring(struct cc *cc, const char *guid)
 
 static void logs_keep(struct cc *cc, const char *guid, const char *text, size_t len)
 {
+	/* A ring is made for apps that exist only: the last lines of a deleted app's instances, or
+	 * lines under made-up ids, are not kept. */
+	struct store_app a = { 0 };
+	if (!logs_ring(cc, guid, false)) {
+		int r = store_app_get_by_guid(cc->store, guid, &a, NULL);
+		store_app_clear(&a);
+		if (r < 0)
+			return;
+	}
 	/* Taken out and put back: the apps written to least recently come first. */
 	json_t *ring = json_incref(logs_ring(cc, guid, true));
 	json_object_del(cc->logs, guid);

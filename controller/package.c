@@ -18,11 +18,17 @@
 
 #include "alloc.h"
 #include "archive-path.h"
+#include "fs.h"
+#include "sha256.h"
 
 enum {
 	IO_BLOCK = 1 << 20,
 	SHOWN_MAX = 256,
+	MANIFEST_MAX_ENTRIES = 1 << 22, /* far above any max_upload_files */
 };
+
+/* The first line of a manifest: its format and version. */
+#define MANIFEST_MAGIC "dew-package 1"
 
 void package_init(struct package *p)
 {
@@ -208,8 +214,30 @@ static int write_header(struct archive *a, struct archive_entry *e, const struct
 	return 0;
 }
 
-/* Write the tar of every file and symlink, in the sorted order, into fd. */
-static int write_tar(struct package *p, struct blobs *b, int fd, uint64_t *count, struct dew_error **err)
+/* Where the tar goes: always into the hash, and into fd unless it is -1. */
+struct tar_sink {
+	struct dew_sha256 hash;
+	int fd;
+	int error; /* errno of a failed write */
+};
+
+static la_ssize_t sink_write(struct archive *a, void *ctx, const void *data, size_t n)
+{
+	struct tar_sink *s = ctx;
+	int r = s->fd >= 0 ? dew_write_all(s->fd, data, n) : 0;
+
+	if (r < 0) {
+		s->error = -r;
+		archive_set_error(a, -r, "%s", strerror(-r));
+		return -1;
+	}
+	dew_sha256_update(&s->hash, data, n);
+	return (la_ssize_t)n;
+}
+
+/* Write the tar of every file and symlink, in the sorted order, into the sink. */
+static int write_tar(struct package *p, struct blobs *b, struct tar_sink *sink, uint64_t *count,
+		     struct dew_error **err)
 {
 	struct archive *a = archive_write_new();
 	struct archive_entry *e = archive_entry_new();
@@ -229,7 +257,7 @@ static int write_tar(struct package *p, struct blobs *b, int fd, uint64_t *count
 	    archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(a, IO_BLOCK) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    archive_write_open_fd(a, fd) != ARCHIVE_OK)
+	    archive_write_open(a, sink, NULL, sink_write, NULL) != ARCHIVE_OK)
 		r = dew_error_set_code(err, EIO, "write package: %s", archive_error_string(a));
 	for (size_t i = 0; r == 0 && i < p->n; i++) {
 		const struct package_file *f = &p->files[i];
@@ -247,22 +275,170 @@ static int write_tar(struct package *p, struct blobs *b, int fd, uint64_t *count
 	return r;
 }
 
-/* Write and commit the package (see package.h). */
-int package_store(struct package *p, struct blobs *b, char sha256[65], uint64_t *count,
-		  struct dew_error **err)
+/* The tar's hash (and its bytes into fd unless -1). */
+static int tar_hash(struct package *p, struct blobs *b, int fd, char sha256[65], uint64_t *count,
+		    struct dew_error **err)
+{
+	struct tar_sink sink = { .fd = fd };
+	int r;
+
+	dew_sha256_init(&sink.hash);
+	r = write_tar(p, b, &sink, count, err);
+	if (r < 0) {
+		dew_sha256_close(&sink.hash);
+		return r;
+	}
+	dew_sha256_final(&sink.hash, sha256);
+	return 0;
+}
+
+/* Write the manifest of p, whose tar hashes to sha256 (see package.h). */
+int package_manifest_store(struct package *p, struct blobs *b, const char *sha256, struct dew_error **err)
 {
 	cleanup_free char *tmp = NULL;
-	cleanup_close int fd = blobs_tmp(b, &tmp, err);
-	int r;
+	int fd = blobs_tmp(b, &tmp, err);
+	FILE *out = fd < 0 ? NULL : fdopen(fd, "w");
 
 	if (fd < 0)
 		return fd;
-	r = write_tar(p, b, fd, count, err);
-	if (r == 0 && close(steal_fd(&fd)) < 0)
-		r = dew_error_set(err, errno, "close `%s`", tmp);
-	if (r < 0) {
+	if (!out) {
+		int r = dew_error_set(err, errno, "open `%s`", tmp);
+		close(fd);
 		unlink(tmp);
 		return r;
 	}
-	return blobs_commit(b, BLOB_PACKAGE, tmp, sha256, NULL, err);
+	fputs(MANIFEST_MAGIC "\n", out);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct package_file *f = &p->files[i];
+		if (f->type == PACKAGE_FILE)
+			fprintf(out, "f %o %" PRIu64 " %s %zu ", f->mode, f->size, f->sha256,
+				strlen(f->path));
+		else if (f->type == PACKAGE_LINK)
+			fprintf(out, "l %zu ", strlen(f->path));
+		else
+			continue;
+		fputs(f->path, out);
+		if (f->type == PACKAGE_LINK)
+			fprintf(out, " %zu %s", strlen(f->target), f->target);
+		fputc('\n', out);
+	}
+	if (fflush(out) != 0 || ferror(out)) {
+		int r = dew_error_set(err, errno ? errno : EIO, "write `%s`", tmp);
+		fclose(out);
+		unlink(tmp);
+		return r;
+	}
+	fclose(out);
+	return blobs_commit_manifest(b, tmp, sha256, err);
+}
+
+/* Read " <n> <n bytes>" (a length-prefixed name of at most PACKAGE_MAX_PATH bytes); caller frees. */
+static char *manifest_name(FILE *in)
+{
+	size_t n;
+	char *s;
+
+	if (fscanf(in, " %zu", &n) != 1 || n == 0 || n > PACKAGE_MAX_PATH || fgetc(in) != ' ')
+		return NULL;
+	s = xmalloc(n + 1);
+	if (fread(s, 1, n, in) != n || memchr(s, '\0', n)) {
+		free(s);
+		return NULL;
+	}
+	s[n] = '\0';
+	return s;
+}
+
+/* Read one manifest line after its type letter into p: false when it is malformed. */
+static bool manifest_entry(FILE *in, int type, struct package *p)
+{
+	cleanup_free char *path = NULL, *norm = NULL;
+	char sha[65];
+	unsigned mode = 0;
+	uint64_t size = 0;
+
+	if (type == 'f' && (fscanf(in, " %o %" SCNu64 " %64s", &mode, &size, sha) != 3 ||
+			    !dew_sha256_is_hex(sha) || (mode != 0644 && mode != 0755)))
+		return false;
+	path = manifest_name(in);
+	/* Written by package_manifest_store, but a path is checked again before it reaches a tar. */
+	if (!path || package_path_normalise(path, &norm) != DEW_PATH_OK || strcmp(norm, path) != 0)
+		return false;
+	char *target = type == 'l' ? manifest_name(in) : NULL;
+	if ((type == 'l' && (!target || package_symlink_check(path, target) != DEW_PATH_OK)) ||
+	    fgetc(in) != '\n') {
+		free(target);
+		return false;
+	}
+	struct package_file *f =
+		package_add(p, steal_pointer(&path), type == 'f' ? PACKAGE_FILE : PACKAGE_LINK);
+	f->target = target;
+	if (type == 'f') {
+		memcpy(f->sha256, sha, sizeof(sha));
+		f->size = size;
+		f->mode = mode;
+	}
+	return true;
+}
+
+/* Read the manifest of the package sha256 into p (see package.h). */
+int package_manifest_load(struct blobs *b, const char *sha256, struct package *p, struct dew_error **err)
+{
+	cleanup_free char *path = blobs_path(b, BLOB_MANIFEST, sha256);
+	FILE *in = path ? fopen(path, "re") : NULL;
+	char magic[sizeof(MANIFEST_MAGIC) + 1];
+	int c, r = 0;
+
+	if (!in)
+		return dew_error_set_code(err, path ? errno : EINVAL, "no manifest for package `%s`", sha256);
+	if (!fgets(magic, sizeof(magic), in) || strcmp(magic, MANIFEST_MAGIC "\n") != 0)
+		r = dew_error_set_code(err, EIO, "manifest `%s`: not a package manifest", path);
+	while (r == 0 && (c = fgetc(in)) != EOF) {
+		if ((c != 'f' && c != 'l') || p->n >= MANIFEST_MAX_ENTRIES || !manifest_entry(in, c, p))
+			r = dew_error_set_code(err, EIO, "manifest `%s`: entry %zu is malformed", path,
+					       p->n + 1);
+	}
+	if (r == 0 && ferror(in))
+		r = dew_error_set(err, errno ? errno : EIO, "read `%s`", path);
+	fclose(in);
+	return r;
+}
+
+/* Hash the package and store its manifest (see package.h). */
+int package_store(struct package *p, struct blobs *b, char sha256[65], uint64_t *count,
+		  struct dew_error **err)
+{
+	int r = tar_hash(p, b, -1, sha256, count, err);
+
+	return r < 0 ? r : package_manifest_store(p, b, sha256, err);
+}
+
+/* Write the tar of the package sha256 from its manifest, unless it is there (see package.h). */
+int package_materialize(struct blobs *b, const char *sha256, struct dew_error **err)
+{
+	struct package p;
+	cleanup_free char *tmp = NULL;
+	char got[65], stored[65];
+	uint64_t count;
+	int r;
+
+	if (blobs_has(b, BLOB_PACKAGE, sha256, UINT64_MAX))
+		return 0;
+	package_init(&p);
+	r = package_manifest_load(b, sha256, &p, err);
+	cleanup_close int fd = r < 0 ? -1 : blobs_tmp(b, &tmp, err);
+	if (r == 0 && fd < 0)
+		r = fd;
+	if (r == 0)
+		r = tar_hash(&p, b, fd, got, &count, err);
+	package_close(&p);
+	if (r == 0 && strcmp(got, sha256) != 0)
+		r = dew_error_set_code(err, EIO, "its pool files give a tar of hash %s", got);
+	if (r == 0 && close(steal_fd(&fd)) < 0)
+		r = dew_error_set(err, errno, "close `%s`", tmp);
+	if (r < 0 && tmp)
+		unlink(tmp);
+	if (r == 0)
+		r = blobs_commit(b, BLOB_PACKAGE, tmp, stored, NULL, err);
+	return r < 0 ? dew_error_prefix(err, "package %s", sha256) : 0;
 }

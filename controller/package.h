@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * An app's package being assembled (internal to upload.c): the list of its paths, the rules every
- * path and symlink must pass, and the reproducible tar written from the pool. The same files
- * always give the same bytes, so the package's hash says whether an app changed.
+ * An app's package (internal to upload.c and the package download): the list of its paths, the
+ * rules every path and symlink must pass, and the reproducible tar of its files. The same files
+ * always give the same tar bytes, so the tar's hash names the package and says whether an app
+ * changed. An upload stores the package as a manifest (the list, naming pool files by hash), not
+ * as a second copy of every file: the tar is written from the pool when it is first downloaded.
  */
 #ifndef DEW_CONTROLLER_PACKAGE_H
 #define DEW_CONTROLLER_PACKAGE_H
@@ -63,11 +65,22 @@ char *package_printable(const char *s);
  */
 int package_check(struct package *p, struct dew_error **err);
 /*
- * Write the package (files and symlinks; directories are implied) from the pool blobs of b to a
- * temporary file and commit it as BLOB_PACKAGE: sha256 gets its hash, *count its entries.
- * Call after package_check.
+ * Store the package: hash the tar of its files and symlinks (directories are implied) as read
+ * from the pool blobs of b, without writing it, and commit the manifest under that hash:
+ * sha256 gets it, *count the tar's entries. Call after package_check, with every file pooled.
  */
 int package_store(struct package *p, struct blobs *b, char sha256[65], uint64_t *count,
 		  struct dew_error **err);
+/*
+ * Make the tar of package sha256 a BLOB_PACKAGE (nothing to do when it is one already): written
+ * from its manifest and the pool, and committed only when it hashes to sha256 (EIO otherwise).
+ * -ENOENT when there is no such package. Blocking.
+ */
+int package_materialize(struct blobs *b, const char *sha256, struct dew_error **err);
+/* The manifest: one line per file ("f <mode> <size> <sha256> <len> <path>") or symlink ("l <len>
+ * <path> <len> <target>") in tar order, after a "dew-package 1" line. Store p's (sorted, checked)
+ * under sha256; load sha256's into p (each entry checked again; EIO when malformed). */
+int package_manifest_store(struct package *p, struct blobs *b, const char *sha256, struct dew_error **err);
+int package_manifest_load(struct blobs *b, const char *sha256, struct package *p, struct dew_error **err);
 
 #endif

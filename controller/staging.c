@@ -30,7 +30,7 @@ enum {
 	STAGING_UPDATE_TRIES = 3,
 	STAGING_WATCHERS_MAX = 1024, /* clients following staging logs, beyond: the log so far */
 	STAGING_BUSY_MS = 500,	     /* a request a busy DEA turned down is sent again after this */
-	STAGING_BUSY_TRIES = 120,    /* times; then the staging fails, saying every DEA was busy */
+	STAGING_BUSY_TRIES = 120,    /* times; then the staging fails with the last DEA's answer */
 };
 
 /*

@@ -10,15 +10,19 @@
  *                  pool has them (each must be in the pool with that size, else 422 naming fn);
  *   `application`  a zip or tar (plain or gzip) of every other file (optional when every file
  *                  was matched).
- * The body is parsed as it streams in (never held whole in memory): the archive part goes to a
- * temporary file, bounded by the limits. upload_finish (blocking: run it on a worker thread)
- * then reads the archive entry by entry with libarchive, refuses absolute paths, `..`, entries
- * that would be written through a symlink, symlinks whose target leaves the app, hard links,
- * device files, fifos and sockets (each a 422 naming the entry); adds every regular file to the
- * pool under the hash the controller computes; and writes the package: an uncompressed tar of
- * every file (uploaded and matched) sorted by path, with fixed owner, group and mtime, so the
- * same files always give the same package hash and an unchanged app does not restage. File
- * modes keep only the owner-execute bit's meaning (0644 or 0755); directories are implied.
+ * The body is parsed as it streams in (never held whole in memory), bounded by the limits. A tar
+ * archive (plain or gzip) is read as it arrives by a thread of the upload's own (upload-stream.h;
+ * upload_feed waits when that reader is 8 MiB behind); a zip goes to a temporary file and is
+ * read by upload_finish (blocking: run it on a worker thread). Entries are read one by one with
+ * libarchive: absolute paths, `..`, entries that would be written through a symlink, symlinks
+ * whose target leaves the app, hard links, device files, fifos and sockets are refused (each a
+ * 422 naming the entry); every regular file is written once and named by the hash the
+ * controller computes over the bytes it wrote, and enters the pool only when upload_finish
+ * accepts the whole upload. The package is an uncompressed tar of every file (uploaded and
+ * matched) sorted by path, with fixed owner, group and mtime, so the same files always give the
+ * same package hash and an unchanged app does not restage; it is stored as a manifest under
+ * that hash (package.h). File modes keep only the owner-execute bit's meaning (0644 or 0755);
+ * directories are implied.
  */
 #ifndef DEW_CONTROLLER_UPLOAD_H
 #define DEW_CONTROLLER_UPLOAD_H
@@ -58,12 +62,13 @@ struct upload;
  * boundary). */
 int upload_new(struct blobs *b, const char *content_type, const struct upload_limits *lim,
 	       struct upload **out, struct dew_error **err);
-/* Feed the next len bytes of the body (any split). On error the upload is dead: free it. */
+/* Feed the next len bytes of the body (any split); from one thread at a time. On error the upload
+ * is dead: free it. */
 int upload_feed(struct upload *u, const char *data, size_t len, struct dew_error **err);
 /* The body ended: check the framing, build the package. Blocking. sha256 gets the package's
  * hash, *files the number of files in it. */
 int upload_finish(struct upload *u, char sha256[65], uint64_t *files, struct dew_error **err);
-/* Free (removing temporary files); NULL is fine. */
+/* Free (stopping its reader thread, removing temporary files); NULL is fine. */
 void upload_free(struct upload *u);
 
 #endif

@@ -215,7 +215,10 @@ int dewrt_create(struct dewrt_context *ctx, const struct dewrt_spec *spec, struc
 	if (mkdir(dir, 0700) < 0)
 		return errno == EEXIST ? dew_error_set(err, EEXIST, "container `%s` already exists", spec->id)
 				       : dew_error_set(err, errno, "create `%s`", dir);
-	struct dewrt_state st = { .id = spec->id, .dir = dir, .status = DEWRT_CREATING, .exit_code = -1,
+	struct dewrt_state st = { .id = spec->id,
+				  .dir = dir,
+				  .status = DEWRT_CREATING,
+				  .exit_code = -1,
 				  .created_ms = dewrt__now_ms() };
 	r = write_spec(dir, spec, err);
 	if (r == 0)
@@ -268,7 +271,8 @@ int dewrt_start(struct dewrt_context *ctx, const char *id, struct dew_error **er
 	if (r < 0)
 		return r;
 	if (st->status != DEWRT_CREATED) {
-		r = dew_error_set(err, EBUSY, "container `%s` is %s, not created", id, dewrt_status_name(st->status));
+		r = dew_error_set(err, EBUSY, "container `%s` is %s, not created", id,
+				  dewrt_status_name(st->status));
 		dewrt_state_free(st);
 		return r;
 	}
@@ -347,7 +351,8 @@ int dewrt_wait(struct dewrt_context *ctx, const char *id, uint64_t timeout_ms, s
 				return 0;
 			}
 			dewrt_state_free(st);
-			return dew_error_set(err, ESRCH, "container `%s`: its monitor exited without a final state", id);
+			return dew_error_set(err, ESRCH,
+					     "container `%s`: its monitor exited without a final state", id);
 		}
 	}
 }

@@ -73,9 +73,9 @@ static int join_by_path(pid_t pid, int flags)
 		int flag;
 	} ns[] = {
 		/* The user namespace first: it owns the others, and grants the right to join them. */
-		{ "user", CLONE_NEWUSER },
-		{ "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
-		{ "net", CLONE_NEWNET },       { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },
+		{ "user", CLONE_NEWUSER }, { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },
+		{ "uts", CLONE_NEWUTS },   { "net", CLONE_NEWNET },	  { "pid", CLONE_NEWPID },
+		{ "mnt", CLONE_NEWNS },
 	};
 	int fds[DEW_ARRAY_SIZE(ns)];
 	int r = 0;

@@ -28,7 +28,8 @@ int dewrt__state_write(const struct dewrt_state *st, struct dew_error **err);
 /* Compile the context's seccomp filter if that has not happened yet. */
 int dewrt__seccomp_ready(struct dewrt_context *ctx, struct dew_error **err);
 /* Log through the context's callback. */
-void dewrt__log(const struct dewrt_context *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void dewrt__log(const struct dewrt_context *ctx, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* ---- container-ops.c ------------------------------------------------------------------- */
 
@@ -195,7 +196,7 @@ const char *dewrt__fd_path(char buf[static DEWRT_FD_PATH_SIZE], int fd);
 
 /* The new root while it is being built. */
 struct dewrt_root {
-	int fd;         /* O_PATH fd of the read-only bind of the stack */
+	int fd;		/* O_PATH fd of the read-only bind of the stack */
 	const char *id; /* the container's id, for messages */
 };
 

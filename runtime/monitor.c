@@ -68,7 +68,8 @@ static bool sink_pump(struct log_sink *s)
 		cleanup_free char *old = xasprintf("%s.1", s->path);
 		rename(s->path, old);
 		close(s->file_fd);
-		s->file_fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+		s->file_fd =
+			open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 		s->size = 0;
 	}
 	if (s->file_fd >= 0 && write(s->file_fd, buf, (size_t)n) == n)
@@ -216,8 +217,9 @@ static void loop(struct monitor *mo)
 {
 	for (;;) {
 		struct pollfd p[5] = {
-			{ mo->out.pipe_fd, POLLIN, 0 }, { mo->err.pipe_fd, POLLIN, 0 }, { mo->sync_fd, POLLIN, 0 },
-			{ mo->oom_fd, POLLIN, 0 },      { mo->sig_fd, POLLIN, 0 },
+			{ mo->out.pipe_fd, POLLIN, 0 }, { mo->err.pipe_fd, POLLIN, 0 },
+			{ mo->sync_fd, POLLIN, 0 },	{ mo->oom_fd, POLLIN, 0 },
+			{ mo->sig_fd, POLLIN, 0 },
 		};
 		if (poll(p, 5, -1) < 0 && errno != EINTR)
 			return;
@@ -319,7 +321,8 @@ static int start_init(struct monitor *mo, struct dew_error **err)
 	int sv[2], out[2], errp[2];
 	const char *log_dir = m->spec->log_dir ? m->spec->log_dir : m->dir;
 
-	if (sink_open(&mo->out, log_dir, "stdout.log", err) < 0 || sink_open(&mo->err, log_dir, "stderr.log", err) < 0)
+	if (sink_open(&mo->out, log_dir, "stdout.log", err) < 0 ||
+	    sink_open(&mo->err, log_dir, "stderr.log", err) < 0)
 		return -EIO;
 	if (wait_creator(m->creator_fd, err) < 0)
 		return -ECANCELED;

@@ -31,8 +31,8 @@
 struct dewrt_monitor_args {
 	struct dewrt_context *ctx;
 	const struct dewrt_spec *spec;
-	char *dir;      /* the state directory */
-	int fifo_fd;    /* O_PATH fd of the exec fifo (handed to the init) */
+	char *dir;	/* the state directory */
+	int fifo_fd;	/* O_PATH fd of the exec fifo (handed to the init) */
 	int creator_fd; /* the monitor's end of the socket to the creator (protocol above) */
 };
 

@@ -208,17 +208,22 @@ int dewrt__mount_spec_binds(const struct dewrt_root *root, const struct dewrt_sp
  * Writes beyond the quota fail with ENOSPC. The cost: what the app writes lives in memory
  * (charged to its memory cgroup) and is gone when the container is; the host dir is untouched.
  */
-static int mount_app_quota(const struct dewrt_root *root, const struct dewrt_spec *spec, struct dew_error **err)
+static int mount_app_quota(const struct dewrt_root *root, const struct dewrt_spec *spec,
+			   struct dew_error **err)
 {
 	char p[DEWRT_FD_PATH_SIZE], size[64];
 	int r;
 
 	/* Overlay options are comma-separated paths: refuse a path that would split them. */
 	if (strpbrk(spec->app_dir, ",:\\"))
-		return dew_error_set(err, 0, "app_dir `%s` of container `%s` holds `,`, `:` or `\\`, which a disk quota "
-				     "cannot mount", spec->app_dir, root->id);
+		return dew_error_set(
+			err, 0,
+			"app_dir `%s` of container `%s` holds `,`, `:` or `\\`, which a disk quota "
+			"cannot mount",
+			spec->app_dir, root->id);
 	snprintf(size, sizeof size, "mode=0755,size=%llum", (unsigned long long)spec->limits.disk_mb);
-	if ((r = dewrt__mount_in_root(root, "tmpfs", DEWRT_APP_DIR, "tmpfs", MS_NOSUID | MS_NODEV, size, err)) < 0)
+	if ((r = dewrt__mount_in_root(root, "tmpfs", DEWRT_APP_DIR, "tmpfs", MS_NOSUID | MS_NODEV, size,
+				      err)) < 0)
 		return r;
 	cleanup_close int fd = dewrt__root_open(root, DEWRT_APP_DIR, 0, err);
 	if (fd < 0)

@@ -17,8 +17,9 @@ static const struct {
 	const char *name;
 	int sig;
 } signals[] = {
-	{ "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 },
-	{ "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "STOP", SIGSTOP }, { "CONT", SIGCONT },
+	{ "HUP", SIGHUP },   { "INT", SIGINT },	  { "QUIT", SIGQUIT },
+	{ "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+	{ "TERM", SIGTERM }, { "STOP", SIGSTOP }, { "CONT", SIGCONT },
 };
 
 /* "TERM", "SIGTERM", "term" or "15". */
@@ -43,8 +44,9 @@ static int exit_status(const struct dewrt_state *st)
 		return RUN_EXIT_NOEXEC;
 	}
 	if (st->oom_killed) {
-		fprintf(stderr, "dew-run: container `%s` was killed by the OOM killer (memory limit %llu MB)\n", st->id,
-			(unsigned long long)st->spec->limits.memory_mb);
+		fprintf(stderr,
+			"dew-run: container `%s` was killed by the OOM killer (memory limit %llu MB)\n",
+			st->id, (unsigned long long)st->spec->limits.memory_mb);
 		return RUN_EXIT_OOM;
 	}
 	return st->exit_code;

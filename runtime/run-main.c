@@ -80,9 +80,12 @@ static bool apply_opt(struct run_opts *o, const char **root, int c)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "root", required_argument, NULL, 'r' }, { "json", no_argument, NULL, 'j' },
-		{ "force", no_argument, NULL, 'f' },      { "rm", no_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, 'V' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "rm", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run_opts o = { 0 };

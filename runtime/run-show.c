@@ -62,9 +62,10 @@ int run_cmd_list(struct run_opts *o, int argc, char **argv)
 		if (dewrt_stats(&o->ctx, ids[i], &s, &err) < 0)
 			dew_error_clear(&err);
 		if (o->json) {
-			json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:I, s:I, s:I}", "id", st->id, "pid",
-							     (int)st->init_pid, "state", dewrt_status_name(st->status),
-							     "memory_usage", (json_int_t)s.memory_usage, "memory_limit",
+			json_array_append_new(arr, json_pack("{s:s, s:i, s:s, s:I, s:I, s:I}", "id", st->id,
+							     "pid", (int)st->init_pid, "state",
+							     dewrt_status_name(st->status), "memory_usage",
+							     (json_int_t)s.memory_usage, "memory_limit",
 							     (json_int_t)s.memory_limit, "started_ms",
 							     (json_int_t)st->started_ms));
 		} else {
@@ -74,8 +75,8 @@ int run_cmd_list(struct run_opts *o, int argc, char **argv)
 							 : xstrdup("-");
 			cleanup_free char *mem = xasprintf("%s/%s", used, lim);
 			cleanup_free char *up = uptime(st);
-			printf("%-24s %8d %-9s %-17s %s\n", st->id, (int)st->init_pid, dewrt_status_name(st->status),
-			       mem, up);
+			printf("%-24s %8d %-9s %-17s %s\n", st->id, (int)st->init_pid,
+			       dewrt_status_name(st->status), mem, up);
 		}
 		dewrt_state_free(st);
 	}
@@ -113,19 +114,20 @@ static json_t *namespaces_json(const struct dewrt_spec *spec)
 static json_t *inspect_json(const struct dewrt_state *st, const struct dewrt_stats *s)
 {
 	const struct dewrt_spec *sp = st->spec;
-	return json_pack("{s:s, s:s, s:i, s:i, s:{s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, "
-			 "s:{s:I, s:I}, s:{s:I}}, s:o, s:o, s:s, s:s, s:i, s:b}",
-			 "id", st->id, "state", dewrt_status_name(st->status), "pid", (int)st->init_pid, "exit_code",
-			 st->exit_code, "resources", "memory", "usage", (json_int_t)s->memory_usage, "limit",
-			 (json_int_t)s->memory_limit, "max_usage", (json_int_t)s->memory_max_usage, "failcnt",
-			 (json_int_t)s->memory_failcnt, "oom_kills", (json_int_t)s->oom_kills, "pids", "current",
-			 (json_int_t)s->pids_current, "max", (json_int_t)s->pids_max, "cpu", "weight",
-			 (json_int_t)s->cpu_weight, "usage_ns", (json_int_t)s->cpu_usage_ns, "disk", "used",
-			 (json_int_t)s->disk_used, "quota", (json_int_t)s->disk_quota, "nofile", "limit",
-			 (json_int_t)(sp->limits.nofile ? sp->limits.nofile : 1024), "namespaces",
-			 namespaces_json(sp), "capabilities", caps_json(), "seccomp_profile",
-			 dewrt__seccomp_profile_name(), "network", sp->net == DEWRT_NET_HOST ? "host" : "none",
-			 "exit_signal", st->exit_signal, "oom_killed", st->oom_killed);
+	return json_pack(
+		"{s:s, s:s, s:i, s:i, s:{s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, "
+		"s:{s:I, s:I}, s:{s:I}}, s:o, s:o, s:s, s:s, s:i, s:b}",
+		"id", st->id, "state", dewrt_status_name(st->status), "pid", (int)st->init_pid, "exit_code",
+		st->exit_code, "resources", "memory", "usage", (json_int_t)s->memory_usage, "limit",
+		(json_int_t)s->memory_limit, "max_usage", (json_int_t)s->memory_max_usage, "failcnt",
+		(json_int_t)s->memory_failcnt, "oom_kills", (json_int_t)s->oom_kills, "pids", "current",
+		(json_int_t)s->pids_current, "max", (json_int_t)s->pids_max, "cpu", "weight",
+		(json_int_t)s->cpu_weight, "usage_ns", (json_int_t)s->cpu_usage_ns, "disk", "used",
+		(json_int_t)s->disk_used, "quota", (json_int_t)s->disk_quota, "nofile", "limit",
+		(json_int_t)(sp->limits.nofile ? sp->limits.nofile : 1024), "namespaces", namespaces_json(sp),
+		"capabilities", caps_json(), "seccomp_profile", dewrt__seccomp_profile_name(), "network",
+		sp->net == DEWRT_NET_HOST ? "host" : "none", "exit_signal", st->exit_signal, "oom_killed",
+		st->oom_killed);
 }
 
 static void row(const char *what, const char *usage, const char *limit)

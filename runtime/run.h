@@ -15,9 +15,9 @@ enum {
 	RUN_EXIT_OK = 0,
 	RUN_EXIT_FAIL = 1,
 	RUN_EXIT_USAGE = 2,
-	RUN_EXIT_OOM = 137,      /* `run`: the OOM killer ended the app (documented in dew-run(8)) */
-	RUN_EXIT_RUNTIME = 125,  /* `run`, `exec`: dew-run could not create, start or enter the container */
-	RUN_EXIT_NOEXEC = 127,   /* `run`, `exec`: the program could not be executed */
+	RUN_EXIT_OOM = 137,	/* `run`: the OOM killer ended the app (documented in dew-run(8)) */
+	RUN_EXIT_RUNTIME = 125, /* `run`, `exec`: dew-run could not create, start or enter the container */
+	RUN_EXIT_NOEXEC = 127,	/* `run`, `exec`: the program could not be executed */
 };
 
 struct run_opts {

@@ -23,7 +23,6 @@
 #include "internal.h"
 #include "seccomp-profile.h"
 
-
 /*
  * The entry points of each supported machine. On x86_64 a process can also enter the
  * kernel through int 0x80 (i386 numbers, AUDIT_ARCH_I386) and with the x32 bit set in the

@@ -142,7 +142,8 @@ static int parse_net(const json_t *root, struct dewrt_spec *spec, struct dew_err
 	for (size_t i = 0; i < DEW_ARRAY_SIZE(net_modes); i++) {
 		if (strcmp(s, net_modes[i].name) == 0) {
 			if (net_modes[i].mode == DEWRT_NET_BRIDGE)
-				return dew_error_set(err, 0, "field `network`: mode `bridge` is not available yet");
+				return dew_error_set(err, 0,
+						     "field `network`: mode `bridge` is not available yet");
 			spec->net = net_modes[i].mode;
 			return 0;
 		}
@@ -158,7 +159,8 @@ static int parse_strings(const json_t *root, struct dewrt_spec *spec, struct dew
 	if ((r = dew_json_get_string(root, "id", DEW_JSON_REQUIRED, 64, &s, err)) < 0)
 		return r;
 	if (!dewrt__id_valid(s))
-		return dew_error_set(err, 0, "field `id` must be 1-64 characters of [A-Za-z0-9_.-], got `%s`", s);
+		return dew_error_set(err, 0, "field `id` must be 1-64 characters of [A-Za-z0-9_.-], got `%s`",
+				     s);
 	spec->id = xstrdup(s);
 	if ((r = get_path(root, "rootfs", DEW_JSON_REQUIRED, &spec->rootfs, "rootfs", err)) < 0 ||
 	    (r = get_path(root, "app_dir", DEW_JSON_OPTIONAL, &spec->app_dir, "app_dir", err)) < 0 ||
@@ -168,12 +170,13 @@ static int parse_strings(const json_t *root, struct dewrt_spec *spec, struct dew
 	if ((r = dew_json_get_string(root, "hostname", DEW_JSON_OPTIONAL, 63, &s, err)) < 0)
 		return r;
 	spec->hostname = xstrdup(r == 0 ? s : spec->id);
-	if ((r = dew_json_get_string_array(root, "args", DEW_JSON_REQUIRED, SPEC_MAX_ARGS, SPEC_MAX_ARG, &spec->args,
-					   err)) < 0)
+	if ((r = dew_json_get_string_array(root, "args", DEW_JSON_REQUIRED, SPEC_MAX_ARGS, SPEC_MAX_ARG,
+					   &spec->args, err)) < 0)
 		return r;
 	if (!spec->args[0] || !spec->args[0][0])
 		return dew_error_set(err, 0, "field `args` must name a program");
-	r = dew_json_get_string_array(root, "env", DEW_JSON_OPTIONAL, SPEC_MAX_ARGS, SPEC_MAX_ARG, &spec->env, err);
+	r = dew_json_get_string_array(root, "env", DEW_JSON_OPTIONAL, SPEC_MAX_ARGS, SPEC_MAX_ARG, &spec->env,
+				      err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; spec->env && spec->env[i]; i++)
@@ -210,7 +213,8 @@ int dewrt_spec_parse(const char *json, size_t len, struct dewrt_spec **out, stru
 	if (r == 0)
 		r = parse_net(root, spec, err);
 	if (r == 0)
-		r = dew_json_get_bool(root, "userns", DEW_JSON_OPTIONAL, &spec->userns, err) < 0 ? -EINVAL : 0;
+		r = dew_json_get_bool(root, "userns", DEW_JSON_OPTIONAL, &spec->userns, err) < 0 ? -EINVAL
+												 : 0;
 	if (r == 0)
 		r = parse_userns_base(root, spec, err);
 	json_decref(root);
@@ -272,21 +276,24 @@ json_t *dewrt__spec_json(const struct dewrt_spec *spec)
 {
 	json_t *mounts = json_array();
 	for (size_t i = 0; i < spec->n_mounts; i++)
-		json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "source", spec->mounts[i].source, "target",
-							 spec->mounts[i].target, "readonly", spec->mounts[i].readonly));
+		json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "source", spec->mounts[i].source,
+							"target", spec->mounts[i].target, "readonly",
+							spec->mounts[i].readonly));
 	const char *net = "none";
 	for (size_t i = 0; i < DEW_ARRAY_SIZE(net_modes); i++)
 		if (net_modes[i].mode == spec->net)
 			net = net_modes[i].name;
-	json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:{s:i, s:i}, s:s, s:s, s:b}", "id", spec->id, "rootfs",
-			      spec->rootfs, "mounts", mounts, "args", strv_json(spec->args), "env", strv_json(spec->env),
-			      "cwd", spec->cwd, "user", "uid", (int)spec->uid, "gid", (int)spec->gid, "hostname",
-			      spec->hostname, "network", net, "userns", spec->userns);
+	json_t *o =
+		json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:{s:i, s:i}, s:s, s:s, s:b}", "id", spec->id,
+			  "rootfs", spec->rootfs, "mounts", mounts, "args", strv_json(spec->args), "env",
+			  strv_json(spec->env), "cwd", spec->cwd, "user", "uid", (int)spec->uid, "gid",
+			  (int)spec->gid, "hostname", spec->hostname, "network", net, "userns", spec->userns);
 	if (spec->userns)
 		json_object_set_new(o, "userns_base", json_integer((json_int_t)spec->userns_base));
 	json_object_set_new(o, "limits",
-			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "memory_mb", (json_int_t)spec->limits.memory_mb,
-				      "disk_mb", (json_int_t)spec->limits.disk_mb, "pids", (json_int_t)spec->limits.pids,
+			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "memory_mb",
+				      (json_int_t)spec->limits.memory_mb, "disk_mb",
+				      (json_int_t)spec->limits.disk_mb, "pids", (json_int_t)spec->limits.pids,
 				      "nofile", (json_int_t)spec->limits.nofile, "cpu_weight",
 				      (json_int_t)spec->limits.cpu_weight));
 	if (spec->app_dir)

@@ -43,12 +43,13 @@ char *dewrt__state_dir(const struct dewrt_context *ctx, const char *id)
 
 int dewrt__state_write(const struct dewrt_state *st, struct dew_error **err)
 {
-	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:b, s:I}", "id", st->id, "status",
-			      dewrt_status_name(st->status), "init_pid", (json_int_t)st->init_pid, "monitor_pid",
-			      (json_int_t)st->monitor_pid, "created_ms", (json_int_t)st->created_ms, "started_ms",
-			      (json_int_t)st->started_ms, "finished_ms", (json_int_t)st->finished_ms, "exit_code",
-			      st->exit_code, "exit_signal", st->exit_signal, "oom_killed", st->oom_killed,
-			      "oom_kills", (json_int_t)st->oom_kills);
+	json_t *o =
+		json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:b, s:I}", "id", st->id, "status",
+			  dewrt_status_name(st->status), "init_pid", (json_int_t)st->init_pid, "monitor_pid",
+			  (json_int_t)st->monitor_pid, "created_ms", (json_int_t)st->created_ms, "started_ms",
+			  (json_int_t)st->started_ms, "finished_ms", (json_int_t)st->finished_ms, "exit_code",
+			  st->exit_code, "exit_signal", st->exit_signal, "oom_killed", st->oom_killed,
+			  "oom_kills", (json_int_t)st->oom_kills);
 	json_object_set_new(o, "cgroup", st->cgroup ? json_string(st->cgroup) : json_null());
 	json_object_set_new(o, "error", st->error ? json_string(st->error) : json_null());
 	cleanup_free char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -109,7 +110,8 @@ static int state_from_json(json_t *o, struct dewrt_state *st, struct dew_error *
 	return 0;
 }
 
-int dewrt_state_read(struct dewrt_context *ctx, const char *id, struct dewrt_state **out, struct dew_error **err)
+int dewrt_state_read(struct dewrt_context *ctx, const char *id, struct dewrt_state **out,
+		     struct dew_error **err)
 {
 	cleanup_free char *dir = dewrt__state_dir(ctx, id);
 	cleanup_free char *path = xasprintf("%s/state.json", dir);

@@ -28,7 +28,7 @@ static void print_log(const char *line, void *data)
 
 enum {
 	STAGE_EXIT_OK = 0,
-	STAGE_EXIT_FAILED = 1,  /* the app could not be staged: its reason is the last line */
+	STAGE_EXIT_FAILED = 1, /* the app could not be staged: its reason is the last line */
 	STAGE_EXIT_USAGE = 2,
 	STAGE_EXIT_PLATFORM = 125, /* dew could not stage it (not the app's fault) */
 };
@@ -51,12 +51,17 @@ struct stage_opts {
 static int parse_stage_opts(int argc, char **argv, struct stage_opts *so)
 {
 	static const struct option opts[] = {
-		{ "root", required_argument, NULL, 'r' },	   { "help", no_argument, NULL, 'h' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{ "stack", required_argument, NULL, 's' },	   { "stacks-dir", required_argument, NULL, 'd' },
-		{ "buildpack", required_argument, NULL, 'b' },	   { "start-command", required_argument, NULL, 'c' },
-		{ "memory", required_argument, NULL, 'm' },	   { "timeout", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },		   { NULL, 0, NULL, 0 },
+		{ "stack", required_argument, NULL, 's' },
+		{ "stacks-dir", required_argument, NULL, 'd' },
+		{ "buildpack", required_argument, NULL, 'b' },
+		{ "start-command", required_argument, NULL, 'c' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "hs:d:b:c:m:t:", opts, NULL)) != -1) {
@@ -93,9 +98,10 @@ static void print_result(bool json, const struct dew_stage_result *res, const ch
 {
 	if (json) {
 		json_t *pt = json_loads(res->process_types, 0, NULL);
-		json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:s, s:I}", "droplet", droplet, "buildpack", res->buildpack,
-				      "start_command", res->start_command, "process_types", pt ? pt : json_object(),
-				      "sha256", res->sha256, "size", (json_int_t)res->size);
+		json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:s, s:I}", "droplet", droplet, "buildpack",
+				      res->buildpack, "start_command", res->start_command, "process_types",
+				      pt ? pt : json_object(), "sha256", res->sha256, "size",
+				      (json_int_t)res->size);
 		char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		puts(text);
 		free(text);
@@ -147,9 +153,16 @@ int main(int argc, char **argv)
 	/* The app user must reach the app dir below it. */
 	chmod(work, 0755);
 	struct dew_stage_request req = {
-		.package = argv[first], .stack = stack, .buildpacks_dir = buildpacks, .buildpack = so.buildpack,
-		.start_command = so.start_command, .memory_mb = so.memory_mb, .timeout_ms = so.timeout_s * 1000,
-		.work_dir = work, .droplet = argv[first + 1], .on_log = print_log,
+		.package = argv[first],
+		.stack = stack,
+		.buildpacks_dir = buildpacks,
+		.buildpack = so.buildpack,
+		.start_command = so.start_command,
+		.memory_mb = so.memory_mb,
+		.timeout_ms = so.timeout_s * 1000,
+		.work_dir = work,
+		.droplet = argv[first + 1],
+		.on_log = print_log,
 	};
 	if (dew_stage(&rt, &req, &res, &err) == 0) {
 		print_result(so.json, &res, argv[first + 1]);

@@ -102,9 +102,11 @@ static int pack_dir(struct pack *p, int dfd, const char *prefix, int depth)
 			archive_entry_set_mode(e, S_IFDIR | (sb.st_mode & 0777));
 			archive_entry_set_mtime(e, sb.st_mtime, 0);
 			if (archive_write_header(p->a, e) != ARCHIVE_OK)
-				r = dew_error_set(p->err, 0, "pack `%s`: %s", arcname, archive_error_string(p->a));
+				r = dew_error_set(p->err, 0, "pack `%s`: %s", arcname,
+						  archive_error_string(p->a));
 			archive_entry_free(e);
-			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub =
+				openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (r == 0)
 				r = sub < 0 ? dew_error_set(p->err, errno, "open `%s`", arcname)
 					    : pack_dir(p, sub, arcname, depth + 1);
@@ -126,7 +128,8 @@ static int add_manifest(struct archive *a, const char *json, struct dew_error **
 	archive_entry_set_pathname(e, "droplet.json");
 	archive_entry_set_mode(e, S_IFREG | 0644);
 	archive_entry_set_size(e, (la_int64_t)len);
-	int r = archive_write_header(a, e) == ARCHIVE_OK && archive_write_data(a, json, len) == (la_ssize_t)len
+	int r = archive_write_header(a, e) == ARCHIVE_OK &&
+				archive_write_data(a, json, len) == (la_ssize_t)len
 			? 0
 			: dew_error_set(err, 0, "pack droplet.json: %s", archive_error_string(a));
 	archive_entry_free(e);

@@ -14,12 +14,12 @@
 #include "error.h"
 
 struct dew_stack {
-	char *name;              /* "host" */
+	char *name; /* "host" */
 	char *description;
-	char *rootfs;            /* absolute path of the root directory (mount points only for host) */
+	char *rootfs;		    /* absolute path of the root directory (mount points only for host) */
 	struct dewrt_mount *mounts; /* host directories bound read-only into it (host stack) */
 	size_t n_mounts;
-	char **runtimes;         /* NULL-terminated: "python3", "node", … (those that really run) */
+	char **runtimes; /* NULL-terminated: "python3", "node", … (those that really run) */
 };
 
 /*

@@ -77,7 +77,8 @@ static int chown_tree(int dfd, int depth)
 		    fchownat(dirfd(d), e->d_name, STAGE_UID, STAGE_UID, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = -errno;
 		} else if (S_ISDIR(sb.st_mode) && depth < 64) {
-			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub =
+				openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			r = sub < 0 ? -errno : chown_tree(sub, depth + 1);
 		}
 	}
@@ -113,7 +114,8 @@ static char **stage_env(const struct dew_stage_request *req)
 	env[n++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
 	env[n++] = xstrdup("LANG=C.UTF-8");
 	env[n++] = xasprintf("CF_STACK=%s", req->stack->name);
-	env[n++] = xasprintf("MEMORY_LIMIT=%llum", (unsigned long long)(req->memory_mb ? req->memory_mb : 1024));
+	env[n++] =
+		xasprintf("MEMORY_LIMIT=%llum", (unsigned long long)(req->memory_mb ? req->memory_mb : 1024));
 	env[n++] = xasprintf("VCAP_SERVICES=%s", req->services_json ? req->services_json : "{}");
 	if (req->start_command)
 		env[n++] = xasprintf("DEW_START_COMMAND=%s", req->start_command);
@@ -142,11 +144,17 @@ static struct dewrt_spec *stage_spec(const struct dew_stage_request *req)
 	dew_stack_apply(req->stack, spec);
 	/* /run holds the cache and output dirs; the buildpacks are bound read-only into it. */
 	spec->mounts = xreallocarray(spec->mounts, spec->n_mounts + 2, sizeof *spec->mounts);
-	spec->mounts[spec->n_mounts++] = (struct dewrt_mount){ xasprintf("%s/run", req->work_dir), xstrdup("/run"), false };
+	spec->mounts[spec->n_mounts++] =
+		(struct dewrt_mount){ xasprintf("%s/run", req->work_dir), xstrdup("/run"), false };
 	spec->mounts[spec->n_mounts++] =
 		(struct dewrt_mount){ xstrdup(req->buildpacks_dir), xstrdup("/run/buildpacks"), true };
-	char *args[] = { "/bin/sh", "/run/buildpacks/stage", "/home/vcap/app", "/run/cache", "/run/out",
-			 (char *)req->buildpack, NULL };
+	char *args[] = { "/bin/sh",
+			 "/run/buildpacks/stage",
+			 "/home/vcap/app",
+			 "/run/cache",
+			 "/run/out",
+			 (char *)req->buildpack,
+			 NULL };
 	size_t n = req->buildpack ? 6 : 5;
 	spec->args = xcalloc(n + 1, sizeof *spec->args);
 	for (size_t i = 0; i < n; i++)
@@ -225,7 +233,8 @@ static int64_t now_ms(void)
 
 /* Run the container to its end (or the time limit); its final state into *out. */
 static int run_container(struct dewrt_context *rt, const struct dewrt_spec *spec, struct follow *f,
-			 uint64_t timeout_ms, bool *timed_out, struct dewrt_state **out, struct dew_error **err)
+			 uint64_t timeout_ms, bool *timed_out, struct dewrt_state **out,
+			 struct dew_error **err)
 {
 	cleanup_free char *dir = xasprintf("%s/%s", rt->state_root, spec->id);
 	int64_t deadline = now_ms() + (int64_t)timeout_ms;
@@ -256,7 +265,8 @@ static int run_container(struct dewrt_context *rt, const struct dewrt_spec *spec
 }
 
 /* The driver's result.json: buildpack, start_command, process_types. */
-static int read_result(const struct dew_stage_request *req, struct dew_stage_result *res, struct dew_error **err)
+static int read_result(const struct dew_stage_request *req, struct dew_stage_result *res,
+		       struct dew_error **err)
 {
 	cleanup_free char *path = xasprintf("%s/run/out/result.json", req->work_dir);
 	cleanup_free char *text = NULL;
@@ -342,7 +352,8 @@ static int pack(const struct dew_stage_request *req, struct dew_stage_result *re
 {
 	json_t *pt = json_loads(res->process_types, 0, NULL);
 	json_t *m = json_pack("{s:s, s:s, s:s, s:o}", "start_command", res->start_command, "buildpack",
-			      res->buildpack, "stack", req->stack->name, "process_types", pt ? pt : json_object());
+			      res->buildpack, "stack", req->stack->name, "process_types",
+			      pt ? pt : json_object());
 	cleanup_free char *manifest = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(m);
 	cleanup_free char *app = xasprintf("%s/app", req->work_dir);
@@ -369,7 +380,8 @@ int dew_stage(struct dewrt_context *rt, const struct dew_stage_request *req, str
 		return r;
 	}
 	struct dewrt_spec *spec = stage_spec(req);
-	r = run_container(rt, spec, &f, req->timeout_ms ? req->timeout_ms : 15 * 60 * 1000, &timed_out, &st, err);
+	r = run_container(rt, spec, &f, req->timeout_ms ? req->timeout_ms : 15 * 60 * 1000, &timed_out, &st,
+			  err);
 	if (r < 0)
 		res->failure = DEW_STAGE_ERROR;
 	else

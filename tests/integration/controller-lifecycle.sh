@@ -34,6 +34,12 @@ V1=$(jget "$R" 'j["version"]')
 dew_assert_eq "$(curl -sS --max-time 5 "http://$HOSTPORT/")" "hello from python" \
 	"py answers at the address the instances API gives ($HOSTPORT)"
 wait_json R /v1/apps/py alice 'j["running_instances"] == 1' 10 "GET py: running_instances 1"
+api L GET /v1/apps alice
+python3 -c 'import json, sys
+one, lst = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+sys.exit(0 if [a for a in lst["apps"] if a["name"] == "py"] == [one] else 1)' "$R" "$L" ||
+	dew_fail "the list entry of py differs from GET /v1/apps/py: $L vs $R"
+dew_ok "the list's entry of py equals GET /v1/apps/py (running_instances included)"
 api R GET /v1/apps/py/instances bob
 expect 404 "bob cannot see alice's instances"
 

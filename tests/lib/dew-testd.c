@@ -115,7 +115,9 @@ int main(int argc, char **argv)
 	t.daemon.on_reload = testd_reload;
 
 	uv_loop_t *loop = uv_default_loop();
-	const struct dew_status_source src = { testd_metrics, testd_healthy, &t };
+	const struct dew_status_source src = { .metrics = testd_metrics,
+					       .healthy = testd_healthy,
+					       .data = &t };
 	if (dew_parse_hostport(t.cfg.core.listen, &host, &port) < 0) {
 		fprintf(stderr, "dew-testd: --listen: expected HOST:PORT, got `%s`\n", t.cfg.core.listen);
 		return 2;

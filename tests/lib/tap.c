@@ -12,7 +12,8 @@
 static int tap_count;
 static int tap_failed;
 
-static void vresult(bool ok, const char *suffix, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+static void vresult(bool ok, const char *suffix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 static void vresult(bool ok, const char *suffix, const char *fmt, va_list ap)
 {

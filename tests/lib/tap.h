@@ -13,7 +13,8 @@
 /* Record one test; returns cond so callers can bail out on a failed precondition. */
 bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool tap_is_int(intmax_t got, intmax_t want, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-bool tap_is_str(const char *got, const char *want, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool tap_is_str(const char *got, const char *want, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Passes when haystack contains needle. */
 bool tap_has_str(const char *haystack, const char *needle, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -22,7 +23,8 @@ bool tap_has_str(const char *haystack, const char *needle, const char *fmt, ...)
  * Skip one test. category names what the machine lacks (NULL when none applies); under
  * DEW_TESTS_NO_SKIP=1 the skip is a failure unless category is allowed by DEW_TESTS_ALLOW_SKIP.
  */
-void tap_skip(const char *category, const char *reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tap_skip(const char *category, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -28,8 +28,12 @@ static const struct dew_conf_key keys[] = {
 };
 
 static const struct dew_daemon_info info = {
-	.name = "dew-unit", .section = "run", .summary = "unit", .keys = keys,
-	.n_keys = DEW_ARRAY_SIZE(keys), .uses_bus = false,
+	.name = "dew-unit",
+	.section = "run",
+	.summary = "unit",
+	.keys = keys,
+	.n_keys = DEW_ARRAY_SIZE(keys),
+	.uses_bus = false,
 };
 
 static char conf_path[256];
@@ -79,8 +83,9 @@ int main(void)
 	tap_is_int(c.core.log_level, 4, "a global key of the file applies (log_level = debug)");
 	dew_daemon_free(&d);
 
-	r = parse(&d, &c, &msg, (const char *[]){ "-c", conf_path, "-o", "name=over", "--flag", "--limit=64K",
-						   "--listen", "0.0.0.0:0", NULL });
+	r = parse(&d, &c, &msg,
+		  (const char *[]){ "-c", conf_path, "-o", "name=over", "--flag", "--limit=64K", "--listen",
+				    "0.0.0.0:0", NULL });
 	tap_is_int(r, DEW_DAEMON_RUN, "-o, --flag, --key=value");
 	tap_is_str(c.name, "over", "-o KEY=VALUE");
 	tap_ok(c.flag, "--flag alone sets true");

@@ -49,7 +49,8 @@ int main(void)
 	{
 		cleanup_error struct dew_error *scoped = NULL;
 		dew_error_set(&scoped, EIO, "scoped");
-		tap_has_str(dew_error_msg(scoped), "Input/output error", "cleanup_error scope (freed at exit)");
+		tap_has_str(dew_error_msg(scoped), "Input/output error",
+			    "cleanup_error scope (freed at exit)");
 	}
 	return tap_done();
 }

@@ -57,7 +57,8 @@ int main(void)
 	enum dew_log_level lvl;
 	enum dew_log_format fmt;
 	tap_ok(dew_log_level_parse("warning", &lvl) == 0 && lvl == DEW_LOG_WARNING, "parse level warning");
-	tap_ok(dew_log_level_parse("DEBUG", &lvl) == 0 && lvl == DEW_LOG_DEBUG, "level names are case-insensitive");
+	tap_ok(dew_log_level_parse("DEBUG", &lvl) == 0 && lvl == DEW_LOG_DEBUG,
+	       "level names are case-insensitive");
 	tap_ok(dew_log_level_parse("loud", &lvl) < 0, "unknown level refused");
 	tap_ok(dew_log_format_parse("json", &fmt) == 0 && fmt == DEW_LOG_JSON, "parse format json");
 	tap_ok(dew_log_format_parse("xml", &fmt) < 0, "unknown format refused");
@@ -69,7 +70,8 @@ int main(void)
 	tap_has_str(out, " info: started 4 workers\n", "text line has level and message");
 	tap_has_str(out, " error: failed: disk full\n", "error line");
 	tap_ok(strstr(out, "invisible") == NULL, "debug is dropped at level info");
-	tap_ok(out[0] >= '2' && out[4] == '-' && strchr(out, 'Z'), "text lines start with an ISO-8601 UTC time");
+	tap_ok(out[0] >= '2' && out[4] == '-' && strchr(out, 'Z'),
+	       "text lines start with an ISO-8601 UTC time");
 	free(out);
 
 	dew_log_setup("dew-test", DEW_LOG_JSON, DEW_LOG_DEBUG);
@@ -77,7 +79,8 @@ int main(void)
 	json_error_t jerr;
 	json_t *rec = json_loads(out, 0, &jerr);
 	tap_ok(rec != NULL, "a JSON line with quotes, backslashes and control characters parses");
-	tap_is_str(json_string_value(json_object_get(rec, "msg")), "quote \" backslash \\ newline\n tab\t bell\a end",
+	tap_is_str(json_string_value(json_object_get(rec, "msg")),
+		   "quote \" backslash \\ newline\n tab\t bell\a end",
 		   "the message survives escaping exactly");
 	tap_is_str(json_string_value(json_object_get(rec, "level")), "warning", "JSON level name");
 	tap_is_str(json_string_value(json_object_get(rec, "component")), "dew-test", "JSON component");

@@ -2,7 +2,9 @@
 /*
  * Unit tests of controller/blobs.h: the store's layout, temporary files, commits named by the
  * hash of the stored bytes (never a caller's claim), an existing blob kept on a second commit,
- * concurrent commits of the same content, leftovers in tmp/ cleared on open, and refusals.
+ * concurrent commits of the same content, leftovers in tmp/ cleared on open, refusals, and
+ * batches: hashed as written (in order, out of order, with holes), in the pool only once
+ * committed, gone without a trace when dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -220,6 +222,80 @@ static void test_race(struct blobs *b)
 	tap_is_int(test_count_entries(tmpdir), 0, "no temporary file left");
 }
 
+/* Write pieces (data at off) as one batch file closed at size; its hash into sha. */
+struct piece {
+	const char *data;
+	uint64_t off;
+};
+
+static int batch_file(struct blobs_batch *bt, const struct piece *p, size_t n, uint64_t size, char sha[65],
+		      uint64_t *stored)
+{
+	struct dew_error *err = NULL;
+	int r = blobs_batch_open(bt, &err);
+
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = blobs_batch_write(bt, p[i].data, strlen(p[i].data), p[i].off, &err);
+	if (r == 0)
+		r = blobs_batch_close(bt, size, sha, stored, &err);
+	if (r < 0)
+		tap_diag("batch: %s", dew_error_msg(err));
+	dew_error_free(err);
+	return r;
+}
+
+static void test_batch(struct blobs *b)
+{
+	cleanup_free char *tmpdir = sub("tmp");
+	struct blobs_batch *bt = blobs_batch_new(b);
+	struct dew_error *err = NULL;
+	char sha[65], want[65];
+	uint64_t stored = 0;
+
+	/* In order: the hash made on the way. */
+	tap_is_int(batch_file(bt, (struct piece[]){ { "hello ", 0 }, { "batch", 6 } }, 2, 0, sha, &stored), 0,
+		   "a file written in order");
+	dew_sha256_hex("hello batch", 11, want);
+	tap_ok(strcmp(sha, want) == 0 && stored == 11, "named by the hash of its bytes");
+	/* Backwards: the file is read back to hash it. */
+	tap_is_int(batch_file(bt, (struct piece[]){ { "world", 6 }, { "hello ", 0 } }, 2, 0, sha, &stored), 0,
+		   "a file written back to front");
+	dew_sha256_hex("hello world", 11, want);
+	tap_ok(strcmp(sha, want) == 0 && stored == 11, "still named by the hash of its bytes");
+	/* A hole in the middle and a hole at the end read as zeros. */
+	tap_is_int(batch_file(bt, (struct piece[]){ { "ab", 0 }, { "cd", 4 } }, 2, 8, sha, &stored), 0,
+		   "a sparse file");
+	dew_sha256_hex("ab\0\0cd\0\0", 8, want);
+	tap_ok(strcmp(sha, want) == 0 && stored == 8, "its holes hashed as zeros");
+	char sparse[65];
+	memcpy(sparse, sha, sizeof(sparse));
+
+	tap_ok(!blobs_has(b, BLOB_POOL, sparse, 8), "nothing in the pool before the commit");
+	tap_is_int(test_count_entries(tmpdir), 3, "three temporary files");
+	tap_is_int(blobs_batch_commit(bt, &err), 0, "commit the batch");
+	tap_ok(blobs_has(b, BLOB_POOL, sparse, 8) && blobs_has(b, BLOB_POOL, want, UINT64_MAX),
+	       "then the files are in the pool");
+	cleanup_free char *path = blobs_path(b, BLOB_POOL, sparse);
+	cleanup_free char *got = NULL;
+	size_t len = 0;
+	dew_read_file(path, 64, &got, &len, NULL);
+	tap_ok(len == 8 && memcmp(got, "ab\0\0cd\0\0", 8) == 0, "with their bytes");
+	tap_is_int(test_count_entries(tmpdir), 0, "no temporary file left");
+	blobs_batch_free(bt);
+
+	/* Dropped before its commit: no trace, with a file still open. */
+	bt = blobs_batch_new(b);
+	batch_file(bt, (struct piece[]){ { "dropped", 0 } }, 1, 0, sha, &stored);
+	blobs_batch_open(bt, &err);
+	tap_is_int(blobs_batch_open(bt, &err), -EINVAL, "one file open at a time");
+	dew_error_clear(&err);
+	tap_is_int(blobs_batch_commit(bt, &err), -EINVAL, "no commit with a file open");
+	dew_error_clear(&err);
+	blobs_batch_free(bt);
+	tap_ok(!blobs_has(b, BLOB_POOL, sha, UINT64_MAX), "a dropped batch puts nothing in the pool");
+	tap_is_int(test_count_entries(tmpdir), 0, "and leaves nothing in tmp/");
+}
+
 int main(void)
 {
 	struct dew_error *err = NULL;
@@ -238,6 +314,7 @@ int main(void)
 	test_tmp(b);
 	test_commit(b);
 	test_race(b);
+	test_batch(b);
 	blobs_close(b);
 	return tap_done();
 }

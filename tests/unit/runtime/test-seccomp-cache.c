@@ -33,7 +33,8 @@ static bool same_bpf(const struct dewrt_seccomp *a, const struct dewrt_seccomp *
 {
 	for (size_t i = 0; i < FILTER_COUNT; i++)
 		if (a->prog[i].len != b->prog[i].len ||
-		    memcmp(a->prog[i].filter, b->prog[i].filter, a->prog[i].len * sizeof(struct sock_filter)) != 0)
+		    memcmp(a->prog[i].filter, b->prog[i].filter,
+			   a->prog[i].len * sizeof(struct sock_filter)) != 0)
 			return false;
 	return true;
 }
@@ -52,7 +53,8 @@ int main(void)
 	char *path = cache_file(dir);
 	tap_ok(path != NULL, "the compiled filter was stored");
 	struct stat sb;
-	tap_ok(path && stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "the cache file is private (0600)");
+	tap_ok(path && stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	       "the cache file is private (0600)");
 	tap_ok(dewrt__seccomp_compile(&second, dir, &err) == 0, "compile again");
 	tap_ok(same_bpf(fresh, first) && same_bpf(fresh, second), "cached and fresh filters are identical");
 
