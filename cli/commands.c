@@ -72,6 +72,35 @@ const struct cli_command cli_commands[] = {
 
 	/* -- observing and settings: cmd-instances.c, cmd-logs.c, cmd-files.c, cmd-env.c, cmd-routes.c,
 	 * cmd-buildpacks.c (their entries below this line) -- */
+	/* cmd-instances.c */
+	{ "instances", "NAME", "each instance of an app: state, address, why it is down", cmd_instances,
+	  json_only, 1, 1, true, true },
+	{ "stats", "NAME", "each running instance's cpu, memory and disk use and uptime", cmd_stats,
+	  json_only, 1, 1, true, true },
+	{ "crashes", "NAME [-v]", "an app's recent crashes, with -v their last log lines", cmd_crashes,
+	  cli_crashes_options, 1, 1, true, true },
+	/* cmd-logs.c */
+	{ "logs", "NAME [--recent]", "follow an app's log lines live, or show the recent ones", cmd_logs,
+	  cli_logs_options, 1, 1, true, true },
+	/* cmd-files.c */
+	{ "files", "NAME [PATH] [-i N] [--tail BYTES]", "list a directory of an instance or print a file",
+	  cmd_files, cli_files_options, 1, 2, true, true },
+	/* cmd-env.c */
+	{ "env", "NAME", "show an app's environment variables", cmd_env, json_only, 1, 1, true, true },
+	{ "set-env", "NAME VAR VALUE", "set an environment variable (applied at the next restart)",
+	  cmd_set_env, NO_OPTIONS, 3, 3, true, true },
+	{ "unset-env", "NAME VAR", "remove an environment variable (applied at the next restart)",
+	  cmd_unset_env, NO_OPTIONS, 2, 2, true, true },
+	/* cmd-routes.c */
+	{ "routes", "", "list your routes and the apps they map to", cmd_routes, json_only, 0, 0, true,
+	  true },
+	{ "map-route", "NAME HOST", "route HOST (or HOST.<domain>) to an app", cmd_map_route, NO_OPTIONS, 2,
+	  2, true, true },
+	{ "unmap-route", "NAME HOST", "remove an app's route", cmd_unmap_route, NO_OPTIONS, 2, 2, true,
+	  true },
+	/* cmd-info.c, next to stacks: both read GET /v1/info */
+	{ "buildpacks", "", "the buildpacks the DEAs offer for staging", cmd_buildpacks, json_only, 0, 0,
+	  true, false },
 
 };
 
