@@ -308,7 +308,7 @@ static int push_start(struct cli *cli, const char *name, json_t **app, const str
 		return CLI_FAIL;
 	json_decref(*app);
 	*app = now;
-	cli_say(cli, "%s %s ...", started ? "restarting" : "starting", name);
+	cli_say(cli, "%s %s ...", !body ? "waiting for" : started ? "restarting" : "starting", name);
 	return push_wait(cli, name, *app, waited);
 }
 
