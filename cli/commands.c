@@ -31,6 +31,21 @@ static const struct cli_option delete_options[] = {
 	{ 0 },
 };
 
+static const struct cli_option push_options[] = {
+	{ "path", 'p', "PATH", "the app's directory (default: the manifest's, or the current one)" },
+	{ "instances", 'i', "N", "number of instances" },
+	{ "memory", 'm', "MEM", "memory of each instance: 256M, 1G" },
+	{ "disk", 'k', "DISK", "disk of each instance: 1G" },
+	{ "buildpack", 'b', "NAME", "the buildpack (default: detected)" },
+	{ "command", 'c', "CMD", "the start command (default: the buildpack's)" },
+	{ "stack", 's', "NAME", "the stack to run on" },
+	{ "no-start", 0, NULL, "upload only; do not start (a started app is stopped)" },
+	{ "no-route", 0, NULL, "no route to the app" },
+	{ "hostname", 0, "HOST", "the route HOST.<domain> instead of NAME.<domain>" },
+	{ "manifest", 'f', "FILE", "the manifest (default: manifest.yml of the app's directory)" },
+	{ 0 },
+};
+
 static const struct cli_option help_options[] = {
 	{ "commands", 0, NULL, "list the command names only (for shell completion)" },
 	{ 0 },
@@ -69,6 +84,11 @@ const struct cli_command cli_commands[] = {
 	{ "delete", "NAME [-f] [-r]", "delete an app, its instances and routes", cmd_delete, delete_options,
 	  1, 1, true, true },
 	/* -- push: cmd-push.c (its entries below this line) -- */
+	{ "push",
+	  "[NAME] [-p PATH] [-f MANIFEST] [-i N] [-m MEM] [-k DISK] [-b BUILDPACK] [-c CMD] [-s STACK] "
+	  "[--no-start] [--no-route] [--hostname HOST]",
+	  "upload an app (only what the controller lacks), then start it and wait until it runs", cmd_push,
+	  push_options, 0, 1, true, true },
 
 	/* -- observing and settings: cmd-instances.c, cmd-logs.c, cmd-files.c, cmd-env.c, cmd-routes.c,
 	 * cmd-buildpacks.c (their entries below this line) -- */

@@ -29,6 +29,7 @@ int cmd_restage(struct cli *cli, const struct cli_args *a);
 int cmd_scale(struct cli *cli, const struct cli_args *a);
 int cmd_delete(struct cli *cli, const struct cli_args *a);
 /* -- push: cmd-push.c (below this line) -- */
+int cmd_push(struct cli *cli, const struct cli_args *a);
 
 /* -- observing and settings (below this line) -- */
 /* cmd-instances.c */

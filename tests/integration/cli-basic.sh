@@ -11,11 +11,7 @@ set -u
 . "$(dirname "$0")/../lib/cli-lib.sh"
 dew_test_init cli-basic 180
 
-cli_lib_init
-dea_lib_init
-dea_start dea --staging-concurrency 1
-cc_start
-cc_user alice
+cli_lib_start --staging-concurrency 1
 
 # ---- usage and target ---------------------------------------------------------------------------
 dew --version

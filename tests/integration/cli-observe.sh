@@ -12,11 +12,7 @@ set -u
 . "$(dirname "$0")/../lib/cli-lib.sh"
 dew_test_init cli-observe 240
 
-cli_lib_init
-dea_lib_init
-dea_start dea --staging-concurrency 1
-cc_start
-cc_user alice
+cli_lib_start --staging-concurrency 1
 cc_user bob
 
 # jlines TEXT EXPR WHAT: every line of TEXT is a JSON object j for which EXPR holds (and there is one).
