@@ -133,6 +133,9 @@ void cli_print_http_error(struct cli *cli, const struct cli_response *r);
  * the body ended or fn stopped, -1 after printing the error. */
 typedef bool (*cli_stream_fn)(const char *data, size_t len, void *arg);
 int cli_stream(struct cli *cli, const char *path, cli_stream_fn fn, void *arg);
+/* cli_stream that also hands out the answer's Content-Type in *content_type (caller frees; "" when
+ * there was none), set before fn sees the first byte; NULL when no 2xx body came. */
+int cli_stream_typed(struct cli *cli, const char *path, char **content_type, cli_stream_fn fn, void *arg);
 
 /*
  * Upload: PUT path with a body produced by read (like curl's CURLOPT_READFUNCTION: fill up to

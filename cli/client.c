@@ -151,6 +151,7 @@ struct client_stream {
 	void *arg;
 	struct dew_buf error_body;
 	bool stopped;
+	char **content_type; /* NULL: not asked for */
 };
 
 static size_t client_stream_write(char *data, size_t size, size_t nmemb, void *arg)
@@ -161,6 +162,11 @@ static size_t client_stream_write(char *data, size_t size, size_t nmemb, void *a
 	curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299)
 		return client_collect(data, size, nmemb, &s->error_body);
+	if (s->content_type && !*s->content_type) {
+		const char *ct = NULL;
+		curl_easy_getinfo(s->c, CURLINFO_CONTENT_TYPE, &ct);
+		*s->content_type = xstrdup(ct ? ct : "");
+	}
 	if (!s->fn(data, n, s->arg)) {
 		s->stopped = true;
 		return 0;
@@ -170,9 +176,16 @@ static size_t client_stream_write(char *data, size_t size, size_t nmemb, void *a
 
 int cli_stream(struct cli *cli, const char *path, cli_stream_fn fn, void *arg)
 {
+	return cli_stream_typed(cli, path, NULL, fn, arg);
+}
+
+int cli_stream_typed(struct cli *cli, const char *path, char **content_type, cli_stream_fn fn, void *arg)
+{
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct client_stream s = { .fn = fn, .arg = arg };
+	struct client_stream s = { .fn = fn, .arg = arg, .content_type = content_type };
+	if (content_type)
+		*content_type = NULL;
 	s.c = client_handle(cli, "GET", path, &headers);
 	curl_easy_setopt(s.c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(s.c, CURLOPT_WRITEFUNCTION, client_stream_write);

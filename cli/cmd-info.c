@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* dew info, dew stacks: GET /v1/info. */
+/* dew info, dew stacks, dew buildpacks: GET /v1/info. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -39,21 +39,36 @@ int cmd_info(struct cli *cli, const struct cli_args *a)
 	return CLI_OK;
 }
 
-int cmd_stacks(struct cli *cli, const struct cli_args *a)
+/* Print the list of names under key of GET /v1/info ({key: [...]} with --json), or none. */
+static int info_names(struct cli *cli, const char *key, const char *none)
 {
-	(void)a;
 	json_auto_t *info = NULL;
 	if (cli_call(cli, "GET", "/v1/info", NULL, &info) < 0)
 		return CLI_FAIL;
-	json_t *stacks = json_object_get(info, "stacks"), *s;
+	json_t *names = json_object_get(info, key), *s;
 	size_t i;
 	if (cli->json) {
-		json_auto_t *j = json_pack("{s:O}", "stacks", stacks ? stacks : json_array());
+		json_auto_t *j =
+			json_pack("{s:o}", key, json_is_array(names) ? json_incref(names) : json_array());
 		return cli_print_json(cli, j);
 	}
-	if (!json_array_size(stacks))
-		cli_say(cli, "no DEA offers a stack right now");
-	json_array_foreach (stacks, i, s)
+	if (!json_array_size(names))
+		cli_say(cli, "%s", none);
+	json_array_foreach (names, i, s)
 		cli_say(cli, "%s", json_string_value(s));
 	return CLI_OK;
+}
+
+int cmd_stacks(struct cli *cli, const struct cli_args *a)
+{
+	(void)a;
+	return info_names(cli, "stacks", "no DEA offers a stack right now");
+}
+
+/* The union of the staging DEAs' dea.advertise: the names `dew push -b` takes. */
+int cmd_buildpacks(struct cli *cli, const struct cli_args *a)
+{
+	(void)a;
+	return info_names(cli, "buildpacks",
+			  "no DEA offers a buildpack right now (no DEA that stages is running)");
 }

@@ -31,6 +31,21 @@ static const struct cli_option delete_options[] = {
 	{ 0 },
 };
 
+static const struct cli_option push_options[] = {
+	{ "path", 'p', "PATH", "the app's directory (default: the manifest's, or the current one)" },
+	{ "instances", 'i', "N", "number of instances" },
+	{ "memory", 'm', "MEM", "memory of each instance: 256M, 1G" },
+	{ "disk", 'k', "DISK", "disk of each instance: 1G" },
+	{ "buildpack", 'b', "NAME", "the buildpack (default: detected)" },
+	{ "command", 'c', "CMD", "the start command (default: the buildpack's)" },
+	{ "stack", 's', "NAME", "the stack to run on" },
+	{ "no-start", 0, NULL, "upload only; do not start (a started app is stopped)" },
+	{ "no-route", 0, NULL, "no route to the app" },
+	{ "hostname", 0, "HOST", "the route HOST.<domain> instead of NAME.<domain>" },
+	{ "manifest", 'f', "FILE", "the manifest (default: manifest.yml of the app's directory)" },
+	{ 0 },
+};
+
 static const struct cli_option help_options[] = {
 	{ "commands", 0, NULL, "list the command names only (for shell completion)" },
 	{ 0 },
@@ -69,9 +84,43 @@ const struct cli_command cli_commands[] = {
 	{ "delete", "NAME [-f] [-r]", "delete an app, its instances and routes", cmd_delete, delete_options,
 	  1, 1, true, true },
 	/* -- push: cmd-push.c (its entries below this line) -- */
+	{ "push",
+	  "[NAME] [-p PATH] [-f MANIFEST] [-i N] [-m MEM] [-k DISK] [-b BUILDPACK] [-c CMD] [-s STACK] "
+	  "[--no-start] [--no-route] [--hostname HOST]",
+	  "upload an app (only what the controller lacks), then start it and wait until it runs", cmd_push,
+	  push_options, 0, 1, true, true },
 
 	/* -- observing and settings: cmd-instances.c, cmd-logs.c, cmd-files.c, cmd-env.c, cmd-routes.c,
 	 * cmd-buildpacks.c (their entries below this line) -- */
+	/* cmd-instances.c */
+	{ "instances", "NAME", "each instance of an app: state, address, why it is down", cmd_instances,
+	  json_only, 1, 1, true, true },
+	{ "stats", "NAME", "each running instance's cpu, memory and disk use and uptime", cmd_stats,
+	  json_only, 1, 1, true, true },
+	{ "crashes", "NAME [-v]", "an app's recent crashes, with -v their last log lines", cmd_crashes,
+	  cli_crashes_options, 1, 1, true, true },
+	/* cmd-logs.c */
+	{ "logs", "NAME [--recent]", "follow an app's log lines live, or show the recent ones", cmd_logs,
+	  cli_logs_options, 1, 1, true, true },
+	/* cmd-files.c */
+	{ "files", "NAME [PATH] [-i N] [--tail BYTES]", "list a directory of an instance or print a file",
+	  cmd_files, cli_files_options, 1, 2, true, true },
+	/* cmd-env.c */
+	{ "env", "NAME", "show an app's environment variables", cmd_env, json_only, 1, 1, true, true },
+	{ "set-env", "NAME VAR VALUE", "set an environment variable (applied at the next restart)",
+	  cmd_set_env, NO_OPTIONS, 3, 3, true, true },
+	{ "unset-env", "NAME VAR", "remove an environment variable (applied at the next restart)",
+	  cmd_unset_env, NO_OPTIONS, 2, 2, true, true },
+	/* cmd-routes.c */
+	{ "routes", "", "list your routes and the apps they map to", cmd_routes, json_only, 0, 0, true,
+	  true },
+	{ "map-route", "NAME HOST", "route HOST (or HOST.<domain>) to an app", cmd_map_route, NO_OPTIONS, 2,
+	  2, true, true },
+	{ "unmap-route", "NAME HOST", "remove an app's route", cmd_unmap_route, NO_OPTIONS, 2, 2, true,
+	  true },
+	/* cmd-info.c, next to stacks: both read GET /v1/info */
+	{ "buildpacks", "", "the buildpacks the DEAs offer for staging", cmd_buildpacks, json_only, 0, 0,
+	  true, false },
 
 };
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * GET /v1/info: what a client needs before it logs in (version, domain, stacks offered by the
- * DEAs heard from, limits), and with a token also the caller's usage against the quotas.
+ * GET /v1/info: what a client needs before it logs in (version, domain, stacks and buildpacks
+ * offered by the DEAs heard from, limits), and with a token also the caller's usage against the quotas.
  */
 #include <string.h>
 
@@ -11,14 +11,20 @@
 #include "json.h"
 #include "store.h"
 
+/* A JSON array of a NULL-terminated list, which it frees. */
+static json_t *info_strv(char **v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	dew_strv_free(v);
+	return a;
+}
+
 void api_info(struct dew_http_req *req)
 {
 	struct cc *cc = api_cc(req);
-	char **stacks = dea_pool_stacks(cc->deas);
-	json_t *js = json_array();
-	for (size_t i = 0; stacks[i]; i++)
-		json_array_append_new(js, json_string(stacks[i]));
-	dew_strv_free(stacks);
+	json_t *js = info_strv(dea_pool_stacks(cc->deas));
 	json_t *info = json_pack(
 		"{s:s, s:s, s:[s], s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:b}", "name", "dew", "version",
 		PACKAGE_VERSION, "domains", cc->cfg.domain, "stacks", js, "deas",
@@ -26,6 +32,7 @@ void api_info(struct dew_http_req *req)
 		"apps", (json_int_t)cc->cfg.quota_apps, "instances", (json_int_t)cc->cfg.max_instances,
 		"app_memory", (json_int_t)cc->cfg.max_memory_mb, "app_disk", (json_int_t)cc->cfg.max_disk_mb,
 		"open_registration", cc->cfg.open_registration);
+	json_object_set_new(info, "buildpacks", info_strv(dea_pool_buildpacks(cc->deas)));
 	/* With a valid token, the caller's usage too; without one, the public part only. */
 	if (dew_http_header(req, "Authorization")) {
 		struct cc_user u;

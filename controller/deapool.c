@@ -18,6 +18,7 @@
 enum {
 	DEAPOOL_ID_MAX = 64,	     /* bytes of a DEA id, an app id (key) or a stack name */
 	DEAPOOL_STACKS_MAX = 32,     /* stacks per DEA */
+	DEAPOOL_BUILDPACKS_MAX = 64, /* buildpacks per DEA */
 	DEAPOOL_TAGS_MAX = 32,	     /* placement tags per DEA */
 	DEAPOOL_APPS_MAX = 10000,    /* entries of app_id_to_count */
 	DEAPOOL_COUNT_MAX = 1000000, /* instances of one app on one DEA */
@@ -31,6 +32,7 @@ enum {
 struct dea_entry {
 	char *id;
 	char **stacks;	   /* as advertised */
+	char **buildpacks; /* as advertised; NULL when the DEA sent none (it does not stage) */
 	int64_t memory_mb; /* available as advertised, negative clamped to 0 */
 	int64_t disk_mb;
 	json_t *counts;	   /* app id -> instances, as advertised (zero counts left out) */
@@ -54,6 +56,7 @@ static void entry_free(struct dea_entry *e)
 		return;
 	free(e->id);
 	dew_strv_free(e->stacks);
+	dew_strv_free(e->buildpacks);
 	json_decref(e->counts);
 	json_decref(e->res_counts);
 	free(e);
@@ -172,6 +175,8 @@ static struct dea_entry *entry_parse(const json_t *msg, struct dew_error **err)
 	struct dea_entry *e = xzalloc(sizeof *e);
 	if (dew_json_get_string_array(msg, "stacks", DEW_JSON_REQUIRED, DEAPOOL_STACKS_MAX, DEAPOOL_ID_MAX,
 				      &e->stacks, err) < 0 ||
+	    dew_json_get_string_array(msg, "buildpacks", DEW_JSON_OPTIONAL, DEAPOOL_BUILDPACKS_MAX,
+				      DEAPOOL_ID_MAX, &e->buildpacks, err) < 0 ||
 	    get_mb(msg, "available_memory", &e->memory_mb, err) < 0 ||
 	    get_mb(msg, "available_disk", &e->disk_mb, err) < 0 || get_counts(msg, e, err) < 0) {
 		entry_free(e);
@@ -356,18 +361,18 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The union of the advertised stacks, sorted and unique. */
-char **dea_pool_stacks(const struct dea_pool *p)
+/* The union of one string list of every entry (which picks it), sorted and unique. */
+static char **pool_union(const struct dea_pool *p, char **(*which)(const struct dea_entry *e))
 {
 	size_t n = 0, k = 0;
 
 	for (size_t i = 0; i < p->n; i++)
-		for (char **s = p->v[i]->stacks; *s; s++)
+		for (char **s = which(p->v[i]); s && *s; s++)
 			n++;
 	/* Borrowed pointers first, so only the unique names are copied. */
 	const char **all = xcalloc(n ? n : 1, sizeof *all);
 	for (size_t i = 0; i < p->n; i++)
-		for (char **s = p->v[i]->stacks; *s; s++)
+		for (char **s = which(p->v[i]); s && *s; s++)
 			all[k++] = *s;
 	qsort(all, n, sizeof *all, cmp_str);
 	char **out = xcalloc(n + 1, sizeof *out);
@@ -377,6 +382,28 @@ char **dea_pool_stacks(const struct dea_pool *p)
 			out[k++] = xstrdup(all[i]);
 	free(all);
 	return out;
+}
+
+static char **entry_stacks(const struct dea_entry *e)
+{
+	return e->stacks;
+}
+
+static char **entry_buildpacks(const struct dea_entry *e)
+{
+	return e->buildpacks;
+}
+
+/* The union of the advertised stacks, sorted and unique. */
+char **dea_pool_stacks(const struct dea_pool *p)
+{
+	return pool_union(p, entry_stacks);
+}
+
+/* The union of the advertised buildpacks, sorted and unique. */
+char **dea_pool_buildpacks(const struct dea_pool *p)
+{
+	return pool_union(p, entry_buildpacks);
 }
 
 /* How many DEAs the pool holds. */

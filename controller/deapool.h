@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The controller's view of the DEAs (DESIGN.md section 5.1) and placement. Fed by dea.advertise
- * {id, stacks[], available_memory, available_disk, app_id_to_count{}, placement_tags[]} (MB);
+ * {id, stacks[], available_memory, available_disk, app_id_to_count{}, placement_tags[], buildpacks[]?}
+ * (MB);
  * an entry expires when its DEA missed 3 advertise intervals. Placement picks, for one instance,
  * a DEA that offers the stack and has room for its memory and disk, preferring the fewest
  * instances of the same app, then the most free memory (so instances spread across DEAs), then
@@ -42,6 +43,8 @@ const char *dea_pool_place(struct dea_pool *p, const char *app_guid, const char 
 
 /* Stacks any DEA offers, sorted, no duplicates (NULL-terminated; dew_strv_free). */
 char **dea_pool_stacks(const struct dea_pool *p);
+/* Buildpacks any DEA offers for staging, sorted, no duplicates (NULL-terminated; dew_strv_free). */
+char **dea_pool_buildpacks(const struct dea_pool *p);
 size_t dea_pool_count(const struct dea_pool *p);
 /* [{id, stacks, available_memory, available_disk, instances, age_ms}] for /v1/info and admins. */
 json_t *dea_pool_json(const struct dea_pool *p, uint64_t now_ms);

@@ -3,10 +3,15 @@
  * The DEA's capacity on the bus (DESIGN.md section 5.1): dea.advertise at boot, on every
  * (re)connect, every advertise_interval, after each change of its reservations and when asked
  * by dea.locate; answers to dea.status and vcap.component.discover. An evacuating DEA stops
- * advertising, so controllers place nothing more on it.
+ * advertising, so controllers place nothing more on it. A DEA that stages also advertises the
+ * buildpacks of its stacks dir, read once at start.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "dea.h"
@@ -41,16 +46,64 @@ static json_t *advertise_app_counts(const struct dea *dea)
 	return counts;
 }
 
+enum {
+	ADVERTISE_BUILDPACKS_MAX = 64, /* what the controller accepts per DEA (deapool.c) */
+	ADVERTISE_BUILDPACK_NAME_MAX = 64,
+};
+
+static int advertise_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A buildpack's directory name as the controller accepts it: 1-64 of [A-Za-z0-9._-], not
+ * starting with a dot. */
+static bool advertise_buildpack_name_ok(const char *name)
+{
+	size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+	return n > 0 && name[n] == '\0' && n <= ADVERTISE_BUILDPACK_NAME_MAX && name[0] != '.';
+}
+
+char **advertise_scan_buildpacks(const char *stacks_dir)
+{
+	cleanup_free char *dir = xasprintf("%s/buildpacks", stacks_dir);
+	char **v = xcalloc(ADVERTISE_BUILDPACKS_MAX + 1, sizeof(*v));
+	size_t n = 0;
+	DIR *d = opendir(dir);
+	if (!d) {
+		dew_warn("buildpacks: cannot read %s: %s; advertising none", dir, strerror(errno));
+		return v;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!advertise_buildpack_name_ok(e->d_name))
+			continue;
+		/* A buildpack is a directory with bin/detect (the driver `stage` next to them is not). */
+		cleanup_free char *detect = xasprintf("%s/%s/bin/detect", dir, e->d_name);
+		if (access(detect, R_OK) != 0)
+			continue;
+		if (n == ADVERTISE_BUILDPACKS_MAX) {
+			dew_warn("buildpacks: more than %d in %s; advertising 64 of them",
+				 ADVERTISE_BUILDPACKS_MAX, dir);
+			break;
+		}
+		v[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), advertise_cmp);
+	return v;
+}
+
 void advertise_publish(struct dea *dea)
 {
 	if (!dea->bus_connected || dea->evacuating || dea->shutting_down)
 		return;
 	json_auto_t *m = json_pack(
-		"{s:s, s:o, s:I, s:I, s:o, s:o}", "id", dea->id, "stacks", advertise_strv_json(dea->stacks),
-		"available_memory", advertise_mb(dea->cfg.max_memory) - (json_int_t)dea->reserved_mb,
-		"available_disk", advertise_mb(dea->cfg.max_disk) - (json_int_t)dea->reserved_disk_mb,
-		"app_id_to_count", advertise_app_counts(dea), "placement_tags",
-		advertise_strv_json(dea->placement_tags));
+		"{s:s, s:o, s:I, s:I, s:o, s:o, s:o}", "id", dea->id, "stacks",
+		advertise_strv_json(dea->stacks), "available_memory",
+		advertise_mb(dea->cfg.max_memory) - (json_int_t)dea->reserved_mb, "available_disk",
+		advertise_mb(dea->cfg.max_disk) - (json_int_t)dea->reserved_disk_mb, "app_id_to_count",
+		advertise_app_counts(dea), "placement_tags", advertise_strv_json(dea->placement_tags),
+		"buildpacks", advertise_strv_json(dea->buildpacks));
 	int r = dew_bus_publish_json(dea->bus, "dea.advertise", NULL, m);
 	if (r < 0)
 		dew_warn("publish dea.advertise: %s", strerror(-r));

@@ -168,10 +168,11 @@ struct dea {
 	struct dew_bus *bus;
 	struct dew_http_server *http; /* the file server */
 	struct files_ctx files;
-	char *files_secret;	       /* owned */
-	char *id;		       /* owned */
-	char **stacks;		       /* NULL-terminated, owned */
-	char **placement_tags;	       /* NULL-terminated, owned; may be empty */
+	char *files_secret;    /* owned */
+	char *id;	       /* owned */
+	char **stacks;	       /* NULL-terminated, owned */
+	char **placement_tags; /* NULL-terminated, owned; may be empty */
+	char **buildpacks;     /* offered for staging: NULL-terminated, owned; NULL when not staging */
 	struct dew_stack **stack_defs; /* loaded, parallel to stacks */
 	char *instances_dir;	       /* <base_dir>/instances */
 	struct dewrt_context rt;
@@ -213,6 +214,10 @@ void advertise_stop(struct dea *dea);
 void advertise_publish(struct dea *dea);
 /* Uptime as Cloud Foundry's components report it: "<d>d:<h>h:<m>m:<s>s"; the caller frees it. */
 char *advertise_uptime(const struct dea *dea);
+/* The buildpacks of stacks_dir (<stacks_dir>/buildpacks/<name>/bin/detect), sorted, at most 64;
+ * an unreadable directory is logged and gives none. NULL-terminated, the caller frees it
+ * (dew_strv_free). */
+char **advertise_scan_buildpacks(const char *stacks_dir);
 void advertise_on_locate(struct dea *dea, const struct dew_bus_msg *msg, const json_t *body);
 void advertise_on_status(struct dea *dea, const struct dew_bus_msg *msg, const json_t *body);
 void advertise_on_discover(struct dea *dea, const struct dew_bus_msg *msg, const json_t *body);

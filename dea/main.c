@@ -404,6 +404,9 @@ static int main_start(struct dea *dea, struct dew_error **err)
 	if (dew_http_server_start(&dea->http, dea->loop, host, port, files_routes, files_n_routes, NULL,
 				  &dea->files, err) < 0)
 		return -EIO;
+	/* Read before the bus connects: the first advertisement carries them. */
+	if (dea->cfg.staging_concurrency > 0)
+		dea->buildpacks = advertise_scan_buildpacks(dea->cfg.stacks_dir);
 	const struct dew_bus_options bo = {
 		.servers = dea->cfg.core.bus,
 		.name = "dew-dea",
@@ -491,6 +494,7 @@ out:
 	free(dea.files_secret);
 	dew_strv_free(dea.stacks);
 	dew_strv_free(dea.placement_tags);
+	dew_strv_free(dea.buildpacks);
 	free(dea.id);
 	dew_daemon_free(&dea.daemon);
 	return r;

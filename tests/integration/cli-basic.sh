@@ -8,25 +8,10 @@ set -u
 . "$(dirname "$0")/../lib/lib.sh"
 . "$(dirname "$0")/../lib/dea-lib.sh"
 . "$(dirname "$0")/../lib/cc-lib.sh"
+. "$(dirname "$0")/../lib/cli-lib.sh"
 dew_test_init cli-basic 180
 
-DEW=$top_builddir/cli/dew
-[ -x "$DEW" ] || dew_fail "dew not built at $DEW"
-export DEW_HOME=$T/dew-home NO_COLOR=1
-dea_lib_init
-dea_start dea --staging-concurrency 1
-cc_start
-cc_user alice
-
-# dew ARGS...: run the CLI; its stdout in OUT, stderr in ERR, exit status in RC.
-dew() {
-	OUT=$("$DEW" "$@" 2>"$T/dew.err") && RC=0 || RC=$?
-	ERR=$(cat "$T/dew.err")
-}
-expect_rc() {
-	[ "$RC" = "$1" ] || dew_fail "$2: exit $RC, expected $1; stdout: $OUT; stderr: $ERR"
-	dew_ok "$2 (exit $1)"
-}
+cli_lib_start --staging-concurrency 1
 
 # ---- usage and target ---------------------------------------------------------------------------
 dew --version

@@ -220,9 +220,10 @@ api R GET /v1/info -
 expect 200 "GET /v1/info without a token"
 jcheck "$R" 'isinstance(j["version"], str) and j["version"] and j["domains"] == ["dew.test"]' \
 	"/v1/info: version and domains"
-jcheck "$R" 'j["stacks"] == [] and "usage" not in j' "/v1/info: no stacks without DEAs, no usage without a token"
+jcheck "$R" 'j["stacks"] == [] and j["buildpacks"] == [] and "usage" not in j' \
+	"/v1/info: no stacks or buildpacks without DEAs, no usage without a token"
 jcheck "$R" 'j["limits"]["memory"] == 1024 and j["limits"]["apps"] == 3' "/v1/info: limits"
-python3 "$NC" pub "$bus_PORT" dea.advertise '{"id":"dea-test-1","stacks":["host"],"available_memory":4096,"available_disk":16384,"app_id_to_count":{},"placement_tags":[]}' ||
+python3 "$NC" pub "$bus_PORT" dea.advertise '{"id":"dea-test-1","stacks":["host"],"available_memory":4096,"available_disk":16384,"app_id_to_count":{},"placement_tags":[],"buildpacks":["static","python"]}' ||
 	dew_fail "publishing dea.advertise"
 deadline=$((SECONDS + 10))
 while :; do
@@ -232,6 +233,7 @@ while :; do
 	sleep 0.05
 done
 dew_ok "/v1/info lists the stack a DEA advertised"
+jcheck "$R" 'j["buildpacks"] == ["python", "static"]' "/v1/info lists its buildpacks, sorted"
 python3 "$NC" pub "$bus_PORT" dea.advertise '{"id":"bad"}' || dew_fail "publishing a bad dea.advertise"
 api R GET /v1/info alice
 expect 200 "GET /v1/info with a token"

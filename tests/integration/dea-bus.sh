@@ -63,6 +63,7 @@ check(a["available_memory"] == 2048, "advertised available_memory is %r MB" % a[
 check(a["available_disk"] == 16384, "advertised available_disk is %r MB (16G default)" % a["available_disk"])
 check(a["placement_tags"] == ["zone-a"], "advertised placement_tags are %r" % a["placement_tags"])
 check(a["app_id_to_count"] == {}, "app_id_to_count is empty")
+check(a["buildpacks"] == [], "a DEA that does not stage advertises no buildpacks: %r" % a["buildpacks"])
 hbs = [body(m) for m in seen if from_dea("dea.heartbeat", "dea", dea_id)(m)]
 check(len(hbs) >= 3, "dea.heartbeat repeats: %d in 1 s at a 200 ms interval" % len(hbs))
 check(all(h["droplets"] == [] for h in hbs), "heartbeats list no droplets")

@@ -3,7 +3,8 @@
  * Unit tests of controller/deapool.h: malformed advertisements are refused and change nothing,
  * the pool is bounded, entries expire, placement filters by stack, room and the avoid list and says why it
  * failed, spreads instances (fewest of the app, then most free memory, then id), reserves locally until the
- * DEA's next advertisement, and the stacks list and /v1/info JSON have their shape.
+ * DEA's next advertisement, the stacks and buildpacks lists are sorted unions, and the /v1/info
+ * JSON has its shape.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -109,6 +110,13 @@ static void test_malformed(void)
 	refused("{\"id\": \"dea-keep\", \"stacks\": [1], \"available_memory\": 1, \"available_disk\": 1,"
 		" \"app_id_to_count\": {}}",
 		"`stacks`", "stacks of numbers");
+	refused("{\"id\": \"dea-keep\", \"stacks\": [], \"buildpacks\": \"python\", \"available_memory\": 1,"
+		" \"available_disk\": 1, \"app_id_to_count\": {}}",
+		"`buildpacks`", "buildpacks not an array");
+	refused("{\"id\": \"dea-keep\", \"stacks\": [], \"buildpacks\": [\"python\", null], "
+		"\"available_memory\": 1,"
+		" \"available_disk\": 1, \"app_id_to_count\": {}}",
+		"`buildpacks`", "buildpacks with a null");
 	refused("{\"id\": \"dea-keep\", \"stacks\": [], \"available_memory\": \"1\", \"available_disk\": 1,"
 		" \"app_id_to_count\": {}}",
 		"`available_memory`", "memory a string");
@@ -405,6 +413,38 @@ static void test_stacks(void)
 	dea_pool_free(p);
 }
 
+static void test_buildpacks(void)
+{
+	struct dea_pool *p = dea_pool_new();
+	char **b = dea_pool_buildpacks(p);
+
+	tap_ok(b && b[0] == NULL, "an empty pool has no buildpacks");
+	dew_strv_free(b);
+	adv_text(p,
+		 "{\"id\": \"dea-a\", \"stacks\": [\"host\"], \"buildpacks\": [\"static\", \"python\"],"
+		 " \"available_memory\": 1, \"available_disk\": 1, \"app_id_to_count\": {}}",
+		 1, NULL);
+	adv_text(p,
+		 "{\"id\": \"dea-b\", \"stacks\": [\"host\"], \"buildpacks\": [\"python\", \"node\"],"
+		 " \"available_memory\": 1, \"available_disk\": 1, \"app_id_to_count\": {}}",
+		 1, NULL);
+	adv(p, "dea-c", "[\"host\"]", 1, 1, "{}", 1); /* a DEA that does not stage sends none */
+	tap_is_int((intmax_t)dea_pool_count(p), 3, "a DEA without buildpacks is accepted");
+	b = dea_pool_buildpacks(p);
+	tap_ok(b && b[0] && b[1] && b[2] && !b[3], "three distinct buildpacks");
+	if (b && b[0] && b[1] && b[2]) {
+		tap_is_str(b[0], "node", "sorted: first");
+		tap_is_str(b[1], "python", "sorted: second");
+		tap_is_str(b[2], "static", "sorted: third");
+	}
+	dew_strv_free(b);
+	dea_pool_remove(p, "dea-a");
+	b = dea_pool_buildpacks(p);
+	tap_ok(b && b[0] && b[1] && !b[2], "a DEA's buildpacks leave with it");
+	dew_strv_free(b);
+	dea_pool_free(p);
+}
+
 static void test_json(void)
 {
 	struct dea_pool *p = dea_pool_new();
@@ -434,6 +474,7 @@ int main(void)
 	test_order();
 	test_reservations();
 	test_stacks();
+	test_buildpacks();
 	test_json();
 	return tap_done();
 }
