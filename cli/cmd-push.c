@@ -317,12 +317,12 @@ static json_t *push_result(const char *name, const json_t *app, const json_t *wa
 			   const struct push_stats *st)
 {
 	json_t *w_app = json_object_get(waited, "app"), *w_inst = json_object_get(waited, "instances");
-	return json_pack("{s:s, s:O, s:O, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}", "name", name, "app",
+	return json_pack("{s:s, s:O, s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}", "name", name, "app",
 			 w_app ? w_app : (app ? app : json_null()), "instances",
-			 w_inst ? w_inst : json_array(), "uploaded", "files", (json_int_t)st->upload_files,
-			 "bytes", (json_int_t)st->upload_bytes, "matched", "files",
-			 (json_int_t)st->matched_files, "bytes", (json_int_t)st->matched_bytes, "sent",
-			 "bits", (json_int_t)st->sent, "resource_match", (json_int_t)st->match_sent);
+			 w_inst ? json_incref(w_inst) : json_array(), "uploaded", "files",
+			 (json_int_t)st->upload_files, "bytes", (json_int_t)st->upload_bytes, "matched",
+			 "files", (json_int_t)st->matched_files, "bytes", (json_int_t)st->matched_bytes,
+			 "sent", "bits", (json_int_t)st->sent, "resource_match", (json_int_t)st->match_sent);
 }
 
 /* Hash the app's files, then the app and its bits; the start follows in push_one. */

@@ -163,7 +163,8 @@ int walk_app(const char *root, struct walk_list *out, struct dew_error **err)
 		walk_list_free(out);
 		return r;
 	}
-	qsort(out->v, out->n, sizeof(*out->v), walk_cmp);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), walk_cmp);
 	return 0;
 }
 

@@ -100,11 +100,11 @@ static struct gather *gather_new(struct dew_http_req *req)
 static void gather_start(struct dew_http_req *req, struct gather *g, json_t *states, bool stats,
 			 unsigned expect_mask, gather_done_fn done)
 {
-	struct cc *cc = api_cc(req);
-	if (!g) {
+	if (!g) { /* answered already: req is gone */
 		json_decref(states);
 		return;
 	}
+	struct cc *cc = api_cc(req);
 	g->req = req;
 	g->cc = cc;
 	g->replies = json_array();

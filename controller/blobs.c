@@ -507,7 +507,8 @@ static int batch_sync_dirs(struct blobs_batch *bt, struct dir_set *d, struct dew
 			return dew_error_set(err, errno, "syncfs `%s`", bt->b->tmp);
 		return 0;
 	}
-	qsort(d->v, d->n, sizeof(*d->v), str_cmp);
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof(*d->v), str_cmp);
 	for (size_t i = 0; i < d->n; i++) {
 		int r = i > 0 && strcmp(d->v[i], d->v[i - 1]) == 0 ? 0 : dew_fsync_dir(d->v[i], err);
 		if (r < 0)

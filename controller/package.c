@@ -141,7 +141,8 @@ static const struct package_file *first_below(const struct package *p, size_t fr
 /* Sort and check for collisions (see package.h). */
 int package_check(struct package *p, struct dew_error **err)
 {
-	qsort(p->files, p->n, sizeof(*p->files), file_cmp);
+	if (p->n > 1)
+		qsort(p->files, p->n, sizeof(*p->files), file_cmp);
 	for (size_t i = 0; i < p->n; i++) {
 		const struct package_file *f = &p->files[i], *g = i > 0 ? f - 1 : NULL;
 		if (g && strcmp(f->path, g->path) == 0 &&
