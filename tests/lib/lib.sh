@@ -49,6 +49,18 @@ dew_skip() {
 	exit 77
 }
 
+# dew_skip_check WHAT REASON CATEGORY: skip one check (the rest of the test runs), reported as
+# such; under DEW_TESTS_NO_SKIP=1 it fails unless CATEGORY is in DEW_TESTS_ALLOW_SKIP.
+dew_skip_check() {
+	if [ "${DEW_TESTS_NO_SKIP:-0}" = 1 ] && ! dew__skip_allowed "$3"; then
+		dew_fail "$1: skip refused under DEW_TESTS_NO_SKIP=1: $2"
+	fi
+	echo "ok - $1 # SKIP $2"
+}
+
+# Built with the sanitizers (ASan's quarantine makes RSS bounds meaningless)?
+dew_sanitized() { [ -n "${DEW_SANITIZERS:-}" ]; }
+
 dew__skip_allowed() {
 	[ -n "$1" ] || return 1
 	case ",${DEW_TESTS_ALLOW_SKIP:-}," in *",$1,"*) return 0 ;; esac
