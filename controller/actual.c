@@ -81,9 +81,9 @@ void actual_free(struct actual *a)
 	free(a);
 }
 
-static bool id_ok(const char *s)
+bool actual_id_ok(const char *s)
 {
-	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
+	size_t n = s ? strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") : 0;
 	return n > 0 && n <= ACTUAL_ID_MAX && s[n] == '\0' && s[0] != '.';
 }
 
@@ -92,7 +92,7 @@ static int get_id(const json_t *o, const char *key, const char **out, struct dew
 	int r = dew_json_get_string(o, key, DEW_JSON_REQUIRED, ACTUAL_ID_MAX, out, err);
 	if (r < 0)
 		return r;
-	if (!id_ok(*out))
+	if (!actual_id_ok(*out))
 		return dew_error_set(err, 0, "field `%s` must be 1-%d of A-Z, a-z, 0-9, '_', '.', '-'", key,
 				     ACTUAL_ID_MAX);
 	return 0;

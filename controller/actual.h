@@ -47,6 +47,10 @@ struct actual_instance {
 
 struct actual;
 
+/* An id as the DEAs' messages carry them (app, version, instance): 1-64 of [A-Za-z0-9_.-], not
+ * starting with '.'; NULL is not. */
+bool actual_id_ok(const char *s);
+
 struct actual *actual_new(void);
 void actual_free(struct actual *a);
 

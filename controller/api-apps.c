@@ -37,24 +37,6 @@ enum {
 	APP_DEFAULT_DISK = 1024,
 };
 
-static const char *const app_states[] = { [STORE_APP_STOPPED] = "STOPPED", [STORE_APP_STARTED] = "STARTED" };
-static const char *const package_states[] = {
-	[STORE_PACKAGE_PENDING] = "PENDING",
-	[STORE_PACKAGE_STAGED] = "STAGED",
-	[STORE_PACKAGE_FAILED] = "FAILED",
-};
-
-/* A DNS label: 1-63 of [a-z0-9-], not starting or ending with '-'. */
-static bool apps_label_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > APP_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
-
 static bool apps_token_ok(const char *s, size_t max)
 {
 	size_t n = strlen(s);
@@ -119,7 +101,7 @@ static int apps_apply(struct cc *cc, const json_t *body, struct store_app *a, st
 	if ((r = dew_json_get_string(body, "name", DEW_JSON_OPTIONAL, 1024, &s, err)) < 0)
 		return r;
 	if (r == 0) {
-		if (!apps_label_ok(s, strlen(s)))
+		if (!api_dns_label_ok(s, strlen(s)))
 			return dew_error_set(err, 0,
 					     "field `name` must be 1-%d of a-z, 0-9 and '-', not starting or "
 					     "ending with '-' (it becomes a host name)",
@@ -192,7 +174,8 @@ static int apps_apply(struct cc *cc, const json_t *body, struct store_app *a, st
 		a->env_json = dew_json_dumps(env);
 	}
 	int st = (int)a->state;
-	if ((r = apps_parse_enum(body, "state", app_states, DEW_ARRAY_SIZE(app_states), &st, err)) < 0)
+	if ((r = apps_parse_enum(body, "state", store_app_state_names, DEW_ARRAY_SIZE(store_app_state_names),
+				 &st, err)) < 0)
 		return r;
 	a->state = (enum store_app_state)st;
 	return 0;
@@ -249,9 +232,10 @@ static json_t *apps_json(struct cc *cc, const struct store_app *a, const char *o
 		"guid", a->guid, "name", a->name, "owner", owner, "instances", (json_int_t)a->instances,
 		"memory", (json_int_t)a->memory_mb, "disk", (json_int_t)a->disk_mb, "stack", a->stack,
 		"buildpack", a->buildpack, "command", a->command, "env", env ? env : json_object(), "routes",
-		routes, "state", app_states[a->state], "package_state", package_states[a->package_state],
-		"version", a->version, "revision", (json_int_t)a->revision, "created", (json_int_t)a->created,
-		"updated", (json_int_t)a->updated);
+		routes, "state", store_app_state_names[a->state], "package_state",
+		store_package_state_names[a->package_state], "version", a->version, "revision",
+		(json_int_t)a->revision, "created", (json_int_t)a->created, "updated",
+		(json_int_t)a->updated);
 	if (a->state == STORE_APP_STARTED)
 		json_object_set_new(j, "running_instances",
 				    json_integer((json_int_t)actual_count(cc->actual, a->guid, a->version,
@@ -422,9 +406,9 @@ static void list_put_app(struct cc *cc, struct dew_buf *b, const struct store_ap
 		list_put_string(b, rs[i].host);
 	}
 	dew_buf_puts(b, "],\"state\":\"");
-	dew_buf_puts(b, app_states[a->state]);
+	dew_buf_puts(b, store_app_state_names[a->state]);
 	dew_buf_puts(b, "\",\"package_state\":\"");
-	dew_buf_puts(b, package_states[a->package_state]);
+	dew_buf_puts(b, store_package_state_names[a->package_state]);
 	dew_buf_puts(b, "\",\"version\":");
 	list_put_string(b, a->version);
 	list_put_int(b, "revision", a->revision);

@@ -319,19 +319,12 @@ void api_internal_droplet_put(struct dew_http_req *req)
 /* An app as the health manager needs it: desired state and what its decisions are checked with. */
 static json_t *internal_desired_json(const struct store_app *a)
 {
-	static const char *const states[] = {
-		[STORE_APP_STOPPED] = "STOPPED", [STORE_APP_STARTED] = "STARTED"
-	};
-	static const char *const packages[] = {
-		[STORE_PACKAGE_PENDING] = "PENDING",
-		[STORE_PACKAGE_STAGED] = "STAGED",
-		[STORE_PACKAGE_FAILED] = "FAILED",
-	};
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "droplet", a->guid, "name",
-			 a->name, "version", a->version, "state", states[a->state], "package_state",
-			 packages[a->package_state], "instances", (json_int_t)a->instances, "memory",
-			 (json_int_t)a->memory_mb, "disk", (json_int_t)a->disk_mb, "last_updated",
-			 (json_int_t)a->updated, "revision", (json_int_t)a->revision);
+			 a->name, "version", a->version, "state", store_app_state_names[a->state],
+			 "package_state", store_package_state_names[a->package_state], "instances",
+			 (json_int_t)a->instances, "memory", (json_int_t)a->memory_mb, "disk",
+			 (json_int_t)a->disk_mb, "last_updated", (json_int_t)a->updated, "revision",
+			 (json_int_t)a->revision);
 }
 
 void api_internal_desired(struct dew_http_req *req)

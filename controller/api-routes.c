@@ -22,7 +22,7 @@
 
 enum { ROUTE_HOST_MAX = 253, ROUTE_LABEL_MAX = 63 };
 
-static bool route_label_ok(const char *s, size_t n)
+bool api_dns_label_ok(const char *s, size_t n)
 {
 	if (n == 0 || n > ROUTE_LABEL_MAX || s[0] == '-' || s[n - 1] == '-')
 		return false;
@@ -36,7 +36,7 @@ char *api_route_refusal(struct cc *cc, const char *host)
 		return xasprintf("must be a lowercase host name of at most %d bytes", ROUTE_HOST_MAX);
 	for (const char *p = host; *p;) {
 		size_t len = strcspn(p, ".");
-		if (!route_label_ok(p, len) || (p[len] == '.' && !p[len + 1]))
+		if (!api_dns_label_ok(p, len) || (p[len] == '.' && !p[len + 1]))
 			return xstrdup("must be a lowercase host name (labels of a-z, 0-9 and '-')");
 		p += len + (p[len] == '.');
 	}

@@ -203,6 +203,9 @@ void logs_forget(struct cc *cc, const char *guid);
 void api_routes_list(struct dew_http_req *req);
 void api_routes_create(struct dew_http_req *req);
 void api_routes_delete(struct dew_http_req *req);
+/* s[0..n) is a DNS label: 1-63 of a-z, 0-9 and '-', not starting or ending with '-' (route host
+ * labels and app names). */
+bool api_dns_label_ok(const char *s, size_t n);
 /* Why host cannot be a route (caller frees), or NULL: a lowercase host name under the domain,
  * not api.<domain>. */
 char *api_route_refusal(struct cc *cc, const char *host);

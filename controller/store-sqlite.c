@@ -154,16 +154,6 @@ static const char *const store_sql[SQL__COUNT] = {
 	[SQL_ROUTE_DELETE] = "DELETE FROM routes WHERE id = ?",
 };
 
-static const char *const store_app_state_names[] = {
-	[STORE_APP_STOPPED] = "STOPPED",
-	[STORE_APP_STARTED] = "STARTED",
-};
-static const char *const store_package_state_names[] = {
-	[STORE_PACKAGE_PENDING] = "PENDING",
-	[STORE_PACKAGE_STAGED] = "STAGED",
-	[STORE_PACKAGE_FAILED] = "FAILED",
-};
-
 struct store {
 	sqlite3 *db;
 	int version;

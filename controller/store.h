@@ -62,6 +62,9 @@ int store_token_purge(struct store *s, int64_t now, struct dew_error **err);
 
 enum store_app_state { STORE_APP_STOPPED, STORE_APP_STARTED };
 enum store_package_state { STORE_PACKAGE_PENDING, STORE_PACKAGE_STAGED, STORE_PACKAGE_FAILED };
+/* Their names, as stored and as the API shows them ("STARTED", "STAGED"); store-names.c. */
+extern const char *const store_app_state_names[2];
+extern const char *const store_package_state_names[3];
 
 struct store_app {
 	int64_t id;

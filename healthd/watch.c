@@ -20,13 +20,7 @@
 #include "json.h"
 #include "log.h"
 
-enum { WATCH_MSG_MAX = 1 << 20, WATCH_ID_MAX = 64 };
-
-static bool watch_id_ok(const char *s)
-{
-	size_t n = s ? strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") : 0;
-	return n > 0 && n <= WATCH_ID_MAX && !s[n] && s[0] != '.';
-}
+enum { WATCH_MSG_MAX = 1 << 20 };
 
 static json_t *watch_parse(struct hm *hm, const struct dew_bus_msg *msg)
 {
@@ -182,7 +176,7 @@ static void watch_on_exited(struct dew_bus *bus, const struct dew_bus_msg *msg, 
 	const char *instance = json_string_value(json_object_get(j, "instance"));
 	const char *reason = json_string_value(json_object_get(j, "reason"));
 	json_t *index = json_object_get(j, "index");
-	if (!j || !watch_id_ok(guid) || !watch_id_ok(version) || !watch_id_ok(instance) || !reason ||
+	if (!j || !actual_id_ok(guid) || !actual_id_ok(version) || !actual_id_ok(instance) || !reason ||
 	    !json_is_integer(index) || json_integer_value(index) < 0) {
 		hm->n.bad_messages += j != NULL;
 		return;
@@ -202,7 +196,7 @@ static void watch_on_updated(struct dew_bus *bus, const struct dew_bus_msg *msg,
 	(void)bus;
 	json_auto_t *j = watch_parse(hm, msg);
 	const char *guid = json_string_value(json_object_get(j, "droplet"));
-	if (!j || !watch_id_ok(guid)) {
+	if (!j || !actual_id_ok(guid)) {
 		hm->n.bad_messages += j != NULL;
 		return;
 	}

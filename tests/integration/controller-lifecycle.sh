@@ -22,13 +22,10 @@ cc_start --find-timeout 1s
 cc_user alice
 cc_user bob
 
-# An instance list with only LIVE entries of the current version, n of them.
-live() { echo "len([i for i in j['instances'] if i['state'] == 'RUNNING' and i['version'] == j['version']]) == $1 and len([i for i in j['instances'] if i['state'] != 'DOWN']) == $1"; }
-
 # ---- create -> upload -> start -> staged -> RUNNING -----------------------------------------
 push py python
 wait_package py STAGED 60
-wait_json R /v1/apps/py/instances alice "$(live 1)" 30 "py: one instance RUNNING"
+wait_json R /v1/apps/py/instances alice "$(cc_live 1)" 30 "py: one instance RUNNING"
 HOSTPORT=$(jget "$R" '"%s:%s" % (j["instances"][0]["host"], j["instances"][0]["port"])')
 V1=$(jget "$R" 'j["version"]')
 dew_assert_eq "$(curl -sS --max-time 5 "http://$HOSTPORT/")" "hello from python" \
@@ -83,12 +80,12 @@ expect 404 "bob cannot read alice's files"
 # ---- scale 1 -> 3 -> 1 -----------------------------------------------------------------------
 api R PUT /v1/apps/py alice '{"instances":3}'
 expect 200 "scale py to 3"
-wait_json R /v1/apps/py/instances alice "$(live 3)" 30 "py: three instances RUNNING"
+wait_json R /v1/apps/py/instances alice "$(cc_live 3)" 30 "py: three instances RUNNING"
 jcheck "$R" 'sorted(i["index"] for i in j["instances"]) == [0, 1, 2]' "indices 0, 1 and 2"
 jcheck "$R" 'sorted(set(i["dea"] for i in j["instances"])) == ["dea1", "dea2"]' "spread over both DEAs"
 api R PUT /v1/apps/py alice '{"instances":1}'
 expect 200 "scale py to 1"
-wait_json R /v1/apps/py/instances alice "$(live 1)" 30 "py: back to one instance"
+wait_json R /v1/apps/py/instances alice "$(cc_live 1)" 30 "py: back to one instance"
 jcheck "$R" '[i["index"] for i in j["instances"]] == [0]' "index 0 kept"
 
 # ---- restart: a new version -------------------------------------------------------------------
@@ -97,7 +94,7 @@ expect 200 "restart py"
 V2=$(jget "$R" 'j["version"]')
 [ "$V2" != "$V1" ] || dew_fail "restart kept version $V1"
 dew_ok "restart gives a new version"
-wait_json R /v1/apps/py/instances alice "$(live 1) and j['version'] == '$V2'" 30 "py runs version 2 only"
+wait_json R /v1/apps/py/instances alice "$(cc_live 1) and j['version'] == '$V2'" 30 "py runs version 2 only"
 
 # ---- routes reach the DEAs ---------------------------------------------------------------------
 M=$(bus_mark)
@@ -155,7 +152,7 @@ sleep 1
 api R GET /v1/apps/py/instances alice
 jcheck "$R" 'all(i["state"] == "DOWN" for i in j["instances"])' "a START decided on an old version is ignored"
 bus_pub cloudcontrollers.hm.requests "{\"droplet\":\"$GUID\",\"op\":\"START\",\"version\":\"$V2\",\"last_updated\":$UPDATED,\"indices\":[0,7]}"
-wait_json R /v1/apps/py/instances alice "$(live 1)" 30 "the health manager's START runs index 0 again"
+wait_json R /v1/apps/py/instances alice "$(cc_live 1)" 30 "the health manager's START runs index 0 again"
 curl -sS "http://127.0.0.1:$cc_STATUS_PORT/metrics" >"$T/metrics"
 grep -q '^dew_controller_hm_stale_total 1$' "$T/metrics" || dew_fail "hm_stale is not 1: $(grep hm_ "$T/metrics")"
 grep -q '^dew_controller_hm_malformed_total 2$' "$T/metrics" || dew_fail "hm_malformed is not 2: $(grep hm_ "$T/metrics")"
@@ -248,7 +245,7 @@ wait_json R /v1/apps/py/instances alice \
 	15 "the restarted controller sees index 0 RUNNING and index 1 either running or DOWN"
 api R PUT /v1/apps/py alice '{"instances":1}'
 expect 200 "scale py back to 1"
-wait_json R /v1/apps/py/instances alice "$(live 1)" 30 "py: one instance again"
+wait_json R /v1/apps/py/instances alice "$(cc_live 1)" 30 "py: one instance again"
 
 # ---- new bits for a running app: the instances are replaced -------------------------------------
 mkdir -p "$T/py-v3"
@@ -258,7 +255,7 @@ api R GET /v1/apps/py alice
 VOLD=$(jget "$R" 'j["version"]')
 api R PUT /v1/apps/py/bits alice - --form-string 'resources=[]' -F "application=@$T/py-v3.tgz"
 expect 201 "new bits for the running py"
-wait_json R /v1/apps/py/instances alice "$(live 1) and j['version'] != '$VOLD'" 60 \
+wait_json R /v1/apps/py/instances alice "$(cc_live 1) and j['version'] != '$VOLD'" 60 \
 	"once staged, py runs a new version only"
 ADDR3=$(jget "$R" '"%s:%s" % (j["instances"][0]["host"], j["instances"][0]["port"])')
 dew_assert_eq "$(curl -sS --max-time 5 "http://$ADDR3/")" "hello from python, v3" "the new instance serves the new bits"
@@ -270,7 +267,7 @@ wait_json R /v1/apps/py/instances alice 'j["instances"] == []' 20 "py has no ins
 curl -sS --max-time 2 "http://$HOSTPORT/" >/dev/null 2>&1 && dew_fail "py still answers after the stop"
 dew_ok "py's old address answers no more"
 api R PUT /v1/apps/py alice '{"state":"STARTED"}'
-wait_json R /v1/apps/py/instances alice "$(live 1)" 30 "py started again"
+wait_json R /v1/apps/py/instances alice "$(cc_live 1)" 30 "py started again"
 M=$(bus_mark)
 api R DELETE /v1/apps/py alice -
 expect 204 "delete py"

@@ -25,11 +25,10 @@ HM_ARGS=(--bus "$BUS_URL" --controller-url "$CC_URL" --internal-secret "$CC_SECR
 	--give-up-crashes 4 --backoff-min 300ms --backoff-max 1s)
 dew_start_daemon hm "$HMD" "${HM_ARGS[@]}"
 metric() { curl -sS "http://127.0.0.1:$hm_STATUS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-live() { echo "len([i for i in j['instances'] if i['state'] == 'RUNNING' and i['version'] == j['version']]) == $1 and len([i for i in j['instances'] if i['state'] != 'DOWN']) == $1"; }
 
 push web python '"instances":2'
 wait_package web STAGED 60
-wait_json R /v1/apps/web/instances alice "$(live 2)" 30 "web: two instances RUNNING"
+wait_json R /v1/apps/web/instances alice "$(cc_live 2)" 30 "web: two instances RUNNING"
 GUID=$(jget "$(curl -sS -H "Authorization: Bearer ${TOK[alice]}" "$CC_URL/v1/apps/web")" 'j["guid"]')
 
 # ---- kill -9 an app process: repaired at once ------------------------------------------------------
@@ -38,7 +37,7 @@ pid=$("${DEW_RUN[@]}" ps "$VICTIM" | awk '$1 ~ /^[0-9]+$/ && $2 == "python3" && 
 [ -n "$pid" ] || dew_fail "no app process in $VICTIM"
 t0=$(date +%s.%N)
 kill -KILL "$pid"
-wait_json R /v1/apps/web/instances alice "$(live 2) and '$VICTIM' not in [i['instance'] for i in j['instances']]" 20 \
+wait_json R /v1/apps/web/instances alice "$(cc_live 2) and '$VICTIM' not in [i['instance'] for i in j['instances']]" 20 \
 	"index 0 runs again after kill -9 of its process"
 t1=$(date +%s.%N)
 echo "# repaired in $(python3 -c "print(round($t1 - $t0, 2))") s (the sweep is 1 h: the crash itself triggered it)"
@@ -64,7 +63,7 @@ done
 dew_ok "the DEA stopped the extra instance"
 
 # ---- kill -9 a DEA: its instances run on the other one ----------------------------------------------
-wait_json R /v1/apps/web/instances alice "$(live 2)" 20 "web: two instances RUNNING before the DEA is killed"
+wait_json R /v1/apps/web/instances alice "$(cc_live 2)" 20 "web: two instances RUNNING before the DEA is killed"
 ON1=$(jget "$R" 'len([i for i in j["instances"] if i["dea"] == "dea1"])')
 if [ "$ON1" = 0 ]; then
 	dew_fail "no instance of web on dea1 to lose: $R"
@@ -76,7 +75,7 @@ python3 -c 'import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$dea_PORT" ||
 	dew_fail "dea1's port $dea_PORT is still bound after kill -9 (held by its containers' monitors?)"
 dew_ok "dea1's listening port is free once it is killed, though its containers run on"
-wait_json R /v1/apps/web/instances alice "$(live 2) and all(i['dea'] == 'dea2' for i in j['instances'])" 30 \
+wait_json R /v1/apps/web/instances alice "$(cc_live 2) and all(i['dea'] == 'dea2' for i in j['instances'])" 30 \
 	"after kill -9 of dea1, both instances run on dea2"
 [ "$(metric dew_healthd_lost_deas_total)" -ge 1 ] || dew_fail "healthd counted no lost DEA"
 dew_ok "healthd counted the lost DEA"
@@ -107,7 +106,7 @@ wait_json R /v1/apps/loop/crashes alice "len(j['crashes']) > $N" 20 "a restart r
 
 # ---- restart healthd while all is well: nothing asked for --------------------------------------------
 api R PUT /v1/apps/loop alice '{"state":"STOPPED"}'
-wait_json R /v1/apps/web/instances alice "$(live 2)" 20 "web is healthy"
+wait_json R /v1/apps/web/instances alice "$(cc_live 2)" 20 "web is healthy"
 dew_stop "$hm_PID" 5
 dew_start_daemon hm "$HMD" "${HM_ARGS[@]}" --sweep-interval 200ms
 sleep 3
@@ -136,7 +135,7 @@ kill_app() {
 }
 S1=$(metric dew_healthd_starts_total) S2=$(metric2 dew_healthd_starts_total)
 kill_app 1
-wait_json R /v1/apps/web/instances alice "$(live 2) and '$KILLED' not in [i['instance'] for i in j['instances']]" 20 \
+wait_json R /v1/apps/web/instances alice "$(cc_live 2) and '$KILLED' not in [i['instance'] for i in j['instances']]" 20 \
 	"a crash with two healthd: repaired"
 dew_assert_eq "$(( $(metric dew_healthd_starts_total) - S1 + $(metric2 dew_healthd_starts_total) - S2 ))" 1 \
 	"exactly one START was asked for (no duplicate)"
@@ -145,7 +144,7 @@ wait "$LEADER" 2>/dev/null
 sleep 1.5
 S=$($OTHER_STARTS dew_healthd_starts_total)
 kill_app 0
-wait_json R /v1/apps/web/instances alice "$(live 2) and '$KILLED' not in [i['instance'] for i in j['instances']]" 20 \
+wait_json R /v1/apps/web/instances alice "$(cc_live 2) and '$KILLED' not in [i['instance'] for i in j['instances']]" 20 \
 	"after kill -9 of the leader, the other healthd repairs a crash"
 [ "$($OTHER_STARTS dew_healthd_starts_total)" -gt "$S" ] || dew_fail "the standby did not act"
 dew_ok "the standby took over"

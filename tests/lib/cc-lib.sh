@@ -123,3 +123,9 @@ sig = hmac.new(secret.encode(), f"{method} {path}\n{exp}".encode(), hashlib.sha2
 print(f"{base}{path}?expires={exp}&sig={sig}")
 PY
 }
+
+# cc_live N: a wait_json expression over an instances answer: N instances, all RUNNING at the
+# app's current version.
+cc_live() {
+	echo "len([i for i in j['instances'] if i['state'] == 'RUNNING' and i['version'] == j['version']]) == $1 and len([i for i in j['instances'] if i['state'] != 'DOWN']) == $1"
+}
