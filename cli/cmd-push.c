@@ -24,7 +24,7 @@ struct push_flags {
 	const char *name, *path, *manifest, *hostname;
 	const char *buildpack, *command, *stack;
 	int64_t instances, memory, disk;
-	bool no_start, no_route;
+	bool no_start, no_route, no_cache;
 	bool overrides; /* a flag that sets a field of the app (all but -f and --no-start) */
 };
 
@@ -50,6 +50,7 @@ static int push_flags_parse(struct cli *cli, const struct cli_args *a, struct pu
 	f->stack = cli_opt(a, "stack");
 	f->no_start = cli_flag(a, "no-start");
 	f->no_route = cli_flag(a, "no-route");
+	f->no_cache = cli_flag(a, "no-cache");
 	f->overrides = f->path || f->hostname || f->buildpack || f->command || f->stack ||
 		       f->instances >= 0 || f->memory >= 0 || f->disk >= 0 || f->no_route;
 	if (f->no_route && f->hostname)
@@ -317,37 +318,81 @@ static json_t *push_result(const char *name, const json_t *app, const json_t *wa
 			   const struct push_stats *st)
 {
 	json_t *w_app = json_object_get(waited, "app"), *w_inst = json_object_get(waited, "instances");
-	return json_pack("{s:s, s:O, s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}", "name", name, "app",
-			 w_app ? w_app : (app ? app : json_null()), "instances",
+	return json_pack("{s:s, s:O, s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:b}}", "name",
+			 name, "app", w_app ? w_app : (app ? app : json_null()), "instances",
 			 w_inst ? json_incref(w_inst) : json_array(), "uploaded", "files",
 			 (json_int_t)st->upload_files, "bytes", (json_int_t)st->upload_bytes, "matched",
 			 "files", (json_int_t)st->matched_files, "bytes", (json_int_t)st->matched_bytes,
-			 "sent", "bits", (json_int_t)st->sent, "resource_match", (json_int_t)st->match_sent);
+			 "sent", "bits", (json_int_t)st->sent, "resource_match", (json_int_t)st->match_sent,
+			 "cache", "hashes", (json_int_t)st->cached, "package", st->reused);
 }
 
-/* Hash the app's files, then the app and its bits; the start follows in push_one. */
+/* The files' hashes: those of unchanged files from the push cache, the others computed. */
+static int push_hash(struct cli *cli, const struct manifest_app *ma, struct walk_list *l,
+		     const struct push_cache *cache, struct push_stats *st, struct push_progress *prog)
+{
+	cleanup_error struct dew_error *err = NULL;
+	double t0 = push_now();
+	st->cached = push_cache_fill(cache, l);
+	prog->total_files = prog->total_bytes = 0; /* what is left to hash */
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].type == WALK_FILE && !l->v[i].sha256[0]) {
+			prog->total_files++;
+			prog->total_bytes += l->v[i].size;
+		}
+	if (fingerprint_all(ma->path, l, 0, push_progress_hashed, prog, &err) < 0)
+		return cli_error(cli, "%s", dew_error_msg(err));
+	push_progress_hashed_done(prog, st->cached, push_now() - t0);
+	return CLI_OK;
+}
+
+/* Remember what this push learnt; a cache that cannot be written only costs the next push time. */
+static void push_remember(struct cli *cli, struct push_cache *cache, const struct walk_list *l,
+			  const char *digest, const struct push_stats *st)
+{
+	cleanup_error struct dew_error *err = NULL;
+	if (push_cache_save(cache, l, digest, st->package[0] ? st->package : NULL, &err) < 0 && cli->verbose)
+		fprintf(cli->err, "dew: could not save the push cache: %s\n", dew_error_msg(err));
+}
+
+/*
+ * Hash the app's files, then the app and its bits: the package the push cache names when the
+ * file list is the one pushed last time and the controller still holds it, else resource_match
+ * and the upload of what the pool lacks. The start follows in push_one.
+ */
 static int push_bits(struct cli *cli, const struct push_flags *f, const struct manifest_app *ma,
 		     struct walk_list *l, struct push_stats *st, json_t **app, struct push_change *ch)
 {
-	cleanup_error struct dew_error *err = NULL;
 	struct push_progress prog;
-	push_progress_init(&prog, cli, l);
-	double t0 = push_now();
-	if (fingerprint_all(ma->path, l, 0, push_progress_hashed, &prog, &err) < 0)
-		return cli_error(cli, "%s", dew_error_msg(err));
-	push_progress_hashed_done(&prog, push_now() - t0);
-	int rc = push_ensure_app(cli, f, ma, app, ch);
-	if (rc != CLI_OK)
-		return rc;
 	*st = (struct push_stats){ .files = l->files, .links = l->links, .bytes = l->bytes };
-	if (push_match(cli, l, st) < 0)
-		return CLI_FAIL;
-	push_progress_matched(&prog, st);
-	t0 = push_now();
-	if (push_upload(cli, ma->name, ma->path, l, st, &prog) < 0)
-		return CLI_FAIL;
-	push_progress_uploaded(&prog, st, push_now() - t0);
-	return CLI_OK;
+	push_progress_init(&prog, cli, l);
+	struct push_cache *cache = f->no_cache ? NULL : push_cache_open(cli, ma->name, ma->path);
+	char digest[DEW_SHA256_HEX_LEN + 1];
+	int rc = push_hash(cli, ma, l, cache, st, &prog);
+	if (rc == CLI_OK)
+		rc = push_ensure_app(cli, f, ma, app, ch);
+	if (rc != CLI_OK)
+		goto out;
+	push_cache_digest(l, digest);
+	const char *known = push_cache_package(cache, digest);
+	int r = known ? push_package(cli, ma->name, known, st) : 1;
+	if (r == 0) {
+		push_progress_reused(&prog, st);
+	} else if (r < 0 || push_match(cli, l, st) < 0) {
+		rc = CLI_FAIL;
+	} else {
+		push_progress_matched(&prog, st);
+		double t0 = push_now();
+		if (push_upload(cli, ma->name, ma->path, l, st, &prog) < 0)
+			rc = CLI_FAIL;
+		else
+			push_progress_uploaded(&prog, st, push_now() - t0);
+	}
+	if (rc == CLI_OK)
+		push_remember(cli, cache, l, digest, st);
+out:
+	push_cache_free(cache);
+	return rc;
 }
 
 /* Push one app; its --json document is appended to results. */

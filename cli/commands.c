@@ -43,6 +43,7 @@ static const struct cli_option push_options[] = {
 	{ "no-route", 0, NULL, "no route to the app" },
 	{ "hostname", 0, "HOST", "the route HOST.<domain> instead of NAME.<domain>" },
 	{ "manifest", 'f', "FILE", "the manifest (default: manifest.yml of the app's directory)" },
+	{ "no-cache", 0, NULL, "hash every file and send the file list, ignoring what the last push learnt" },
 	{ 0 },
 };
 
@@ -86,7 +87,7 @@ const struct cli_command cli_commands[] = {
 	/* -- push: cmd-push.c (its entries below this line) -- */
 	{ "push",
 	  "[NAME] [-p PATH] [-f MANIFEST] [-i N] [-m MEM] [-k DISK] [-b BUILDPACK] [-c CMD] [-s STACK] "
-	  "[--no-start] [--no-route] [--hostname HOST]",
+	  "[--no-start] [--no-route] [--hostname HOST] [--no-cache]",
 	  "upload an app (only what the controller lacks), then start it and wait until it runs", cmd_push,
 	  push_options, 0, 1, true, true },
 

@@ -46,8 +46,8 @@ static void *fingerprint_worker(void *arg)
 		if (i >= j->l->n)
 			break;
 		struct walk_entry *e = &j->l->v[i];
-		if (e->type != WALK_FILE)
-			continue;
+		if (e->type != WALK_FILE || e->sha256[0])
+			continue; /* a link, or a file the push cache knew */
 		cleanup_free char *path = xasprintf("%s/%s", j->root, e->path);
 		struct dew_error *err = NULL;
 		uint64_t size = 0;
@@ -88,7 +88,12 @@ int fingerprint_all(const char *root, struct walk_list *l, unsigned threads, fin
 {
 	struct fingerprint_job j = { .root = root, .l = l };
 	pthread_t tids[FINGERPRINT_MAX_THREADS];
-	unsigned n = fingerprint_threads(threads, l->files);
+	size_t todo = 0;
+	for (size_t i = 0; i < l->n; i++)
+		todo += l->v[i].type == WALK_FILE && !l->v[i].sha256[0];
+	if (todo == 0)
+		return 0; /* every hash came from the push cache */
+	unsigned n = fingerprint_threads(threads, todo);
 	pthread_mutex_init(&j.lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

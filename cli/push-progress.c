@@ -59,12 +59,27 @@ void push_progress_hashed(uint64_t files, uint64_t bytes, void *arg)
 	fflush(p->cli->out);
 }
 
-void push_progress_hashed_done(struct push_progress *p, double seconds)
+void push_progress_hashed_done(struct push_progress *p, uint64_t cached, double seconds)
 {
 	char total[32];
 	progress_clear(p);
 	cli_human_size(p->total_bytes, total);
-	cli_say(p->cli, "hashed %" PRIu64 " files (%s) in %.2f s", p->total_files, total, seconds);
+	if (cached)
+		cli_say(p->cli,
+			"hashed %" PRIu64 " files (%s) in %.2f s; %" PRIu64 " unchanged since the last push",
+			p->total_files, total, seconds, cached);
+	else
+		cli_say(p->cli, "hashed %" PRIu64 " files (%s) in %.2f s", p->total_files, total, seconds);
+}
+
+void push_progress_reused(struct push_progress *p, const struct push_stats *st)
+{
+	char total[32];
+	cli_human_size(st->bytes, total);
+	cli_say(p->cli,
+		"%" PRIu64
+		" files (%s) as pushed last time: the controller has this package, nothing to upload",
+		st->files + st->links, total);
 }
 
 void push_progress_matched(struct push_progress *p, const struct push_stats *st)

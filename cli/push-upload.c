@@ -90,6 +90,14 @@ int push_match(struct cli *cli, struct walk_list *l, struct push_stats *st)
 	return 0;
 }
 
+/* The package_sha256 of the controller's answer, when it is a hash. */
+static void push_answer_package(const json_t *answer, struct push_stats *st)
+{
+	const char *sha = json_string_value(json_object_get(answer, "package_sha256"));
+	if (sha && dew_sha256_is_hex(sha))
+		snprintf(st->package, sizeof(st->package), "%s", sha);
+}
+
 /* The producer's side. */
 struct push_body {
 	int fd; /* the producer's end of the socket pair */
@@ -288,5 +296,33 @@ int push_upload(struct cli *cli, const char *name, const char *root, const struc
 	if (r < 0)
 		return -1;
 	st->changed = json_is_true(json_object_get(answer, "changed"));
+	push_answer_package(answer, st);
 	return 0;
+}
+
+int push_package(struct cli *cli, const char *name, const char *package, struct push_stats *st)
+{
+	cleanup_free char *path = cli_app_path(name, "package");
+	json_auto_t *body = json_pack("{s:s}", "sha256", package);
+	cleanup_free char *text = json_dumps(body, JSON_COMPACT);
+	struct cli_response r = { 0 };
+	if (cli_request(cli, "PUT", path, body, &r) < 0)
+		return -1;
+	int rc = 0;
+	if (r.status == 404) {
+		rc = 1; /* the controller lost or never had it (an app gone meanwhile: the upload says so) */
+	} else if (r.status < 200 || r.status > 299) {
+		cli_print_http_error(cli, &r);
+		rc = -1;
+	} else {
+		st->sent = strlen(text);
+		st->changed = json_is_true(json_object_get(r.json, "changed"));
+		st->reused = true;
+		st->matched_files = st->files;
+		st->matched_bytes = st->bytes;
+		st->upload_files = st->upload_bytes = 0;
+		push_answer_package(r.json, st);
+	}
+	cli_response_free(&r);
+	return rc;
 }

@@ -106,10 +106,15 @@ static int walk_one(struct walker *w, int dirfd, const char *name, const char *p
 		return dew_error_set(w->err, 0,
 				     "`%s` is a %s: an app holds files, directories and symlinks only", rel,
 				     dew_archive_type_name(st.st_mode & S_IFMT));
-	walk_add(w->out, (struct walk_entry){ .path = steal_pointer(&rel),
-					      .type = WALK_FILE,
-					      .mode = (st.st_mode & S_IXUSR) ? 0755 : 0644,
-					      .size = (uint64_t)st.st_size });
+	walk_add(w->out, (struct walk_entry){
+				 .path = steal_pointer(&rel),
+				 .type = WALK_FILE,
+				 .mode = (st.st_mode & S_IXUSR) ? 0755 : 0644,
+				 .size = (uint64_t)st.st_size,
+				 .dev = (uint64_t)st.st_dev,
+				 .ino = (uint64_t)st.st_ino,
+				 .mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+				 .ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec });
 	return 0;
 }
 

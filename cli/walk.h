@@ -22,8 +22,13 @@ struct walk_entry {
 	enum walk_type type;
 	unsigned mode; /* 0644 or 0755 for files (the package keeps only the execute bit), 0777 links */
 	uint64_t size; /* bytes of a file at the walk; 0 for links */
-	char sha256[DEW_SHA256_HEX_LEN + 1]; /* a file's hash, after fingerprint_all */
-	bool matched;			     /* the controller's pool has it (resource_match) */
+	/* A file's identity at the walk, for the push cache (push-cache.c): the same values later
+	 * mean the same bytes, as git and rsync assume. */
+	uint64_t dev, ino;
+	int64_t mtime_ns, ctime_ns;
+	/* A file's hash: from the push cache, else filled by fingerprint_all. */
+	char sha256[DEW_SHA256_HEX_LEN + 1];
+	bool matched; /* the controller's pool has it (resource_match) */
 };
 
 struct walk_list {
@@ -47,8 +52,9 @@ void walk_list_free(struct walk_list *l);
 typedef void (*fingerprint_progress_fn)(uint64_t files_done, uint64_t bytes_done, void *arg);
 
 /*
- * Fill the sha256 of every file of l (read under root) on threads threads (0: one per online
- * CPU). A file whose size changed since the walk is an error naming it. 0, or a negative errno.
+ * Fill the sha256 of every file of l (read under root) that has none yet, on threads threads
+ * (0: one per online CPU). A file whose size changed since the walk is an error naming it. The
+ * progress counts only the files hashed. 0, or a negative errno.
  */
 int fingerprint_all(const char *root, struct walk_list *l, unsigned threads, fingerprint_progress_fn progress,
 		    void *arg, struct dew_error **err);

@@ -4,7 +4,8 @@
  * (on the thread pool), PUT /v1/apps/:name/bits takes the rest as a multipart body streamed through upload.h
  * (never held in memory), then builds the package on the thread pool. A package with the hash the app already
  * has changes nothing (no restage); a new one makes the app PENDING again, and is staged at once when the app
- * is STARTED (staging.c).
+ * is STARTED (staging.c). PUT /v1/apps/:name/package names a package the controller stored
+ * before, so an unchanged app is pushed again without its file list.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +16,7 @@
 #include "controller.h"
 #include "json.h"
 #include "log.h"
+#include "sha256.h"
 #include "store.h"
 #include "upload.h"
 
@@ -152,6 +154,57 @@ static void bits_work(uv_work_t *w)
 	j->status = upload_finish(j->upload, j->sha256, &j->files, &j->err);
 }
 
+/*
+ * Make package sha256 (stored) the app's and answer 201 {package_sha256, changed[, files]}: a
+ * new package makes the app PENDING and is staged at once when the app is STARTED; the same
+ * one changes nothing. files is UINT64_MAX when not known.
+ */
+static void bits_apply(struct dew_http_req *req, struct cc *cc, int64_t app_id, const char *app_name,
+		       const char *sha256, uint64_t files)
+{
+	struct store_app a = { 0 };
+	cleanup_error struct dew_error *err = NULL;
+	int r = store_app_get(cc->store, app_id, &a, &err);
+	bool changed = r == 0 && (!a.package_sha256 || strcmp(a.package_sha256, sha256) != 0);
+	if (r == 0 && changed) {
+		/* Retried on a concurrent change: the bits win over whatever else changed meanwhile. */
+		for (int tries = 0; tries < 3; tries++) {
+			free(a.package_sha256);
+			a.package_sha256 = xstrdup(sha256);
+			a.package_state = STORE_PACKAGE_PENDING;
+			free(a.droplet_sha256);
+			a.droplet_sha256 = NULL;
+			r = store_app_update(cc->store, &a, &err);
+			if (r != -ESTALE)
+				break;
+			store_app_clear(&a);
+			dew_error_free(steal_pointer(&err));
+			if ((r = store_app_get(cc->store, app_id, &a, &err)) < 0)
+				break;
+		}
+	}
+	if (r < 0) {
+		api_store_error(req, r, err, "app");
+	} else {
+		if (files != UINT64_MAX)
+			dew_info("bits of %s: package %.12s, %" PRIu64 " files%s", app_name, sha256, files,
+				 changed ? "" : " (unchanged)");
+		else
+			dew_info("bits of %s: package %.12s named by the client%s", app_name, sha256,
+				 changed ? "" : " (unchanged)");
+		if (changed && cc->bus) {
+			json_auto_t *m = json_pack("{s:s}", "droplet", a.guid);
+			dew_bus_publish_json(cc->bus, "droplet.updated", NULL, m); /* its revision moved */
+		}
+		staging_maybe_start(cc, &a); /* when the app is STARTED */
+		json_t *answer = json_pack("{s:s, s:b}", "package_sha256", sha256, "changed", changed);
+		if (files != UINT64_MAX)
+			json_object_set_new(answer, "files", json_integer((json_int_t)files));
+		dew_http_respond_json(req, 201, answer);
+	}
+	store_app_clear(&a);
+}
+
 static void bits_done(uv_work_t *w, int status)
 {
 	struct bits_job *j = w->data;
@@ -167,42 +220,7 @@ static void bits_done(uv_work_t *w, int status)
 		}
 		return;
 	}
-	struct store_app a = { 0 };
-	cleanup_error struct dew_error *err = NULL;
-	int r = store_app_get(cc->store, j->app_id, &a, &err);
-	bool changed = r == 0 && (!a.package_sha256 || strcmp(a.package_sha256, j->sha256) != 0);
-	if (r == 0 && changed) {
-		/* Retried on a concurrent change: the bits win over whatever else changed meanwhile. */
-		for (int tries = 0; tries < 3; tries++) {
-			free(a.package_sha256);
-			a.package_sha256 = xstrdup(j->sha256);
-			a.package_state = STORE_PACKAGE_PENDING;
-			free(a.droplet_sha256);
-			a.droplet_sha256 = NULL;
-			r = store_app_update(cc->store, &a, &err);
-			if (r != -ESTALE)
-				break;
-			store_app_clear(&a);
-			dew_error_free(steal_pointer(&err));
-			if ((r = store_app_get(cc->store, j->app_id, &a, &err)) < 0)
-				break;
-		}
-	}
-	if (r < 0) {
-		api_store_error(j->req, r, err, "app");
-	} else {
-		dew_info("bits of %s: package %.12s, %" PRIu64 " files%s", j->app_name, j->sha256, j->files,
-			 changed ? "" : " (unchanged)");
-		if (changed && cc->bus) {
-			json_auto_t *m = json_pack("{s:s}", "droplet", a.guid);
-			dew_bus_publish_json(cc->bus, "droplet.updated", NULL, m); /* its revision moved */
-		}
-		staging_maybe_start(cc, &a); /* when the app is STARTED */
-		dew_http_respond_json(j->req, 201,
-				      json_pack("{s:s, s:I, s:b}", "package_sha256", j->sha256, "files",
-						(json_int_t)j->files, "changed", changed));
-	}
-	store_app_clear(&a);
+	bits_apply(j->req, cc, j->app_id, j->app_name, j->sha256, j->files);
 	bits_job_free(j);
 }
 
@@ -276,4 +294,33 @@ void api_bits_begin(struct dew_http_req *req)
 	}
 	req->data = j;
 	req->on_abort = bits_on_abort;
+}
+
+void api_apps_package(struct dew_http_req *req)
+{
+	struct cc *cc = api_cc(req);
+	struct cc_user u;
+	if (!api_auth(req, &u))
+		return;
+	struct store_app a = { 0 };
+	cleanup_error struct dew_error *err = NULL;
+	int r = store_app_get_by_name(cc->store, u.id, dew_http_param(req, "name"), &a, &err);
+	cc_user_clear(&u);
+	if (r < 0) {
+		api_store_error(req, r, err, "app");
+		return;
+	}
+	json_auto_t *body = api_body_object(req);
+	const char *sha = body ? json_string_value(json_object_get(body, "sha256")) : NULL;
+	if (!body) {
+		/* answered */
+	} else if (!sha || !dew_sha256_is_hex(sha)) {
+		api_error(req, 400, "`sha256` must be the package's SHA-256 (64 lowercase hex digits)");
+	} else if (!blobs_has(cc->blobs, BLOB_MANIFEST, sha, UINT64_MAX) &&
+		   !blobs_has(cc->blobs, BLOB_PACKAGE, sha, UINT64_MAX)) {
+		api_error(req, 404, "package %s not found: upload the bits", sha);
+	} else {
+		bits_apply(req, cc, a.id, a.name, sha, UINT64_MAX);
+	}
+	store_app_clear(&a);
 }

@@ -38,6 +38,7 @@ const struct dew_http_route api_routes[] = {
 	{ "GET", "/v1/apps/:name/crashes", api_apps_crashes, NULL, NULL, 0 },
 	{ "GET", "/v1/apps/:name/logs", api_apps_logs, NULL, NULL, 0 },
 	{ "GET", "/v1/apps/:name/files/*", api_apps_files, NULL, NULL, 0 },
+	{ "PUT", "/v1/apps/:name/package", api_apps_package, NULL, NULL, 0 },
 	{ "PUT", "/v1/apps/:name/bits", api_bits_begin, api_bits_body, api_bits_end, API_BITS_MAX_BODY },
 	{ "GET", "/v1/internal/desired", api_internal_desired, NULL, NULL, 0 },
 	{ "GET", "/v1/internal/desired/:guid", api_internal_desired_app, NULL, NULL, 0 },

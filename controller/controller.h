@@ -220,6 +220,8 @@ void api_resource_match(struct dew_http_req *req);
 void api_bits_begin(struct dew_http_req *req);
 int api_bits_body(struct dew_http_req *req, const char *data, size_t len);
 void api_bits_end(struct dew_http_req *req);
+/* PUT /v1/apps/:name/package {sha256}: make a stored package the app's (404 when none). */
+void api_apps_package(struct dew_http_req *req);
 
 /* api-info.c */
 

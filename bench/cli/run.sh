@@ -3,7 +3,7 @@
 # dew push benchmark (issue #8), against a real dew-bus, dew-controller and dew-dea on this host:
 # a generated app of BENCH_FILES (10,000) files pushed first (time to RUNNING), then re-pushed
 # unchanged BENCH_RUNS (5) times: the CLI's wall time (target < 1 s) and the bytes it sent
-# (target < 1% of the app's size); then the first push of an app of BENCH_BIG_MB (100) MB: time
+# (target < 1% of the app's size), and once with --no-cache (as from another machine); then the first push of an app of BENCH_BIG_MB (100) MB: time
 # to RUNNING and the CLI's peak RSS (the upload is streamed). Needs root (the DEA's containers).
 # Prints markdown; fails only when something does not work at all, never on a missed target.
 # env: DEW_BUS, DEW_CONTROLLER, DEW_DEA, DEW_CLI (binaries), DEW_STACKS_BUILT (build tree's
@@ -80,10 +80,11 @@ PY
 many_bytes=$(find "$tmp/many" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
 
 # push NAME DIR OUT: dew --json push, timed; seconds in SECS, the JSON in OUT, peak RSS (KB) in RSS.
+# Further arguments go to dew push.
 push() {
 	local t0 t1
 	t0=$(date +%s.%N)
-	/usr/bin/time -f %M -o "$tmp/rss" "$DEW_CLI" --json push "$1" -p "$2" -m 64M >"$3" 2>"$tmp/push.err" ||
+	/usr/bin/time -f %M -o "$tmp/rss" "$DEW_CLI" --json push "$1" -p "$2" -m 64M "${@:4}" >"$3" 2>"$tmp/push.err" ||
 		{ cat "$tmp/push.err" >&2; echo "bench-cli: push $1 failed" >&2; exit 1; }
 	t1=$(date +%s.%N)
 	SECS=$(echo "$t1 - $t0" | bc -l)
@@ -105,6 +106,11 @@ re_sent_match=$(field "$tmp/re.json" 'j["sent"]["resource_match"]')
 re_uploaded=$(field "$tmp/re.json" 'j["uploaded"]["files"]')
 re_median=$(printf '%s\n' "${re_secs[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')
 hash_line=$("$DEW_CLI" push many -p "$tmp/many" -m 64M 2>/dev/null | grep '^hashed' || true)
+re_cached=$(field "$tmp/re.json" 'j["cache"]["hashes"]')
+# The same re-push from a machine without the push cache: every file hashed, the list matched.
+push many "$tmp/many" "$tmp/cold.json" --no-cache
+cold_secs=$SECS
+cold_sent=$(field "$tmp/cold.json" 'j["sent"]["bits"] + j["sent"]["resource_match"]')
 
 push big "$tmp/big" "$tmp/big.json"
 big_secs=$SECS
@@ -112,6 +118,7 @@ big_rss=$RSS
 big_sent=$(field "$tmp/big.json" 'j["sent"]["bits"]')
 
 pct=$(echo "100 * ($re_sent_bits + $re_sent_match) / $many_bytes" | bc -l)
+cold_pct=$(echo "100 * $cold_sent / $many_bytes" | bc -l)
 cat <<EOF2
 ## dew push ($(nproc) CPUs, loopback, host stack)
 
@@ -121,7 +128,8 @@ cat <<EOF2
 | re-push unchanged, CLI wall time (median of $BENCH_RUNS, to RUNNING) | $(printf %.3f "$re_median") s (runs: $(printf '%.3f ' "${re_secs[@]}")) | < 1 s |
 | re-push unchanged, bytes sent | $((re_sent_bits + re_sent_match)) ($re_sent_match resource_match + $re_sent_bits bits), $(printf %.2f "$pct")% of $many_bytes | < 1% |
 | re-push unchanged, files uploaded | $re_uploaded | 0 |
-| re-push unchanged, hashing | ${hash_line#hashed } | - |
+| re-push unchanged, hashing | ${hash_line#hashed } ($re_cached hashes from the push cache) | - |
+| re-push unchanged without the push cache (\`--no-cache\`: another machine) | $(printf %.3f "$cold_secs") s, $cold_sent bytes sent ($(printf %.2f "$cold_pct")%) | - |
 | re-push unchanged, CLI peak RSS | $((re_rss / 1024)) MB | - |
 | first push of a $BENCH_BIG_MB MB app to RUNNING | $(printf %.2f "$big_secs") s, $big_sent bytes sent | - |
 | first push of a $BENCH_BIG_MB MB app, CLI peak RSS | $((big_rss / 1024)) MB | streamed (far below the app) |

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # dew push against a real dew-bus, dew-controller and dew-dea (issue #8): each sample app pushed
-# to RUNNING and answering at its instance's address; a re-push of an unchanged app sends only
-# the resources part, a changed file is the only file sent; a manifest of two apps, flags over
+# to RUNNING and answering at its instance's address; a re-push of an unchanged app names the
+# package the push cache remembers (only the file list with --no-cache, or when the controller
+# lacks the package, or the cache is damaged), a changed file is the only file hashed and sent; a manifest of two apps, flags over
 # the manifest; .cfignore honoured; a symlink out of the app refused before anything is created;
 # a crashing app and one over its memory exit 1 with the reason and the log lines; usage errors
 # exit 2; --json is one document.
@@ -68,13 +69,43 @@ dew --json push static -p "$T/apps/static" -m 64M
 expect_rc 0 "re-push static unchanged (--json)"
 jcheck "$OUT" 'j["uploaded"]["files"] == 0 and j["matched"]["files"] == '"$nfiles" \
 	"nothing uploaded, all $nfiles files matched"
-jcheck "$OUT" 'j["sent"]["bits"] < 400 + 150 * '"$nfiles" "only the resources part was sent"
+jcheck "$OUT" 'j["cache"]["package"] and j["sent"]["resource_match"] == 0 and j["sent"]["bits"] < 200' \
+	"the push cache named the package: no file list sent"
 jcheck "$OUT" '[i["state"] for i in j["instances"]] == ["RUNNING"] and j["app"]["name"] == "static"' \
 	"--json: one document with the app and its RUNNING instance"
 sent=$(jget "$OUT" 'j["sent"]["bits"]')
+grep -q "bits of static: package [0-9a-f]* named by the client (unchanged)" "$T/cc.log" ||
+	dew_fail "the controller did not log an unchanged package named by the client"
+dew_ok "the controller got an unchanged package named by the client ($sent bytes sent)"
+# The first push saw files created within the cache's 2 s racy window; the re-push above
+# remembered them all, so this one hashes nothing.
+dew --json push static -p "$T/apps/static"
+expect_rc 0 "re-push static unchanged again"
+jcheck "$OUT" 'j["cache"] == {"hashes": '"$nfiles"', "package": True} and j["uploaded"]["files"] == 0' \
+	"every hash came from the push cache"
+dew --json push static -p "$T/apps/static" --no-cache
+expect_rc 0 "re-push static unchanged with --no-cache"
+jcheck "$OUT" 'j["uploaded"]["files"] == 0 and j["matched"]["files"] == '"$nfiles"' and j["cache"] == {"hashes": 0, "package": False}' \
+	"--no-cache: every file hashed and matched, nothing uploaded"
+jcheck "$OUT" 'j["sent"]["bits"] < 400 + 150 * '"$nfiles"' and j["sent"]["resource_match"] > 0' \
+	"--no-cache: only the file list was sent"
 grep -q "bits of static: package [0-9a-f]*, $nfiles files (unchanged)" "$T/cc.log" ||
 	dew_fail "the controller did not log an unchanged package of $nfiles files"
-dew_ok "the controller got an unchanged package of $nfiles files ($sent bytes sent)"
+dew_ok "the controller got an unchanged package of $nfiles files"
+# A cache naming a package the controller does not hold: the push falls back to the file list.
+cache=$(ls -t "$DEW_HOME"/cache/push-* | head -n 1) # static's: the last saved
+[ "$(stat -c %a "$cache")" = 600 ] && [ "$(stat -c %a "$DEW_HOME/cache")" = 700 ] ||
+	dew_fail "the push cache is not private"
+dew_ok "the push cache is mode 0600 in a 0700 directory"
+sed -i -E '3s/ [0-9a-f]{64}$/ '"$(printf '0%.0s' $(seq 64))"'/' "$cache"
+dew --json push static -p "$T/apps/static"
+expect_rc 0 "push with a cache naming an unknown package"
+jcheck "$OUT" 'not j["cache"]["package"] and j["uploaded"]["files"] == 0 and j["matched"]["files"] == '"$nfiles" \
+	"the controller lacked it: the file list was matched instead"
+printf 'dew-push-cache 1\nsaved x\nf 1 2\n' >"$cache"
+dew --json push static -p "$T/apps/static"
+expect_rc 0 "push with a damaged cache"
+jcheck "$OUT" 'j["cache"]["hashes"] == 0 and j["uploaded"]["files"] == 0' "a damaged cache is ignored"
 
 echo "body { color: teal; }" >>"$T/apps/static/css/site.css"
 size=$(stat -c %s "$T/apps/static/css/site.css")
@@ -83,6 +114,8 @@ expect_rc 0 "push static with one file changed"
 jcheck "$OUT" 'j["uploaded"] == {"files": 1, "bytes": '"$size"'} and j["matched"]["files"] == '"$((nfiles - 1))" \
 	"exactly the changed file was uploaded"
 jcheck "$OUT" 'j["sent"]["bits"] < '"$size"' + 4000 + 150 * '"$nfiles" "the bytes sent are that file's and the resources"
+jcheck "$OUT" 'j["cache"] == {"hashes": '"$((nfiles - 1))"', "package": False}' \
+	"only the changed file was hashed again"
 addr=$(jget "$OUT" '"%s:%s" % (j["instances"][0]["host"], j["instances"][0]["port"])')
 dew_assert_contains "$(curl -sS --max-time 5 "http://$addr/css/site.css")" "teal" "the new version serves the changed file"
 

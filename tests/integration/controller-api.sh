@@ -478,6 +478,24 @@ expect 201 "an upload of matched resources only (no application part)"
 jcheck "$R" 'j["files"] == 3 and j["changed"] is True' "matched resources only: a package of 3 files"
 api R PUT /v1/apps/web/bits alice - --form-string "resources=$(resources "$T/app2")"
 jcheck "$R" 'j["package_sha256"] == "'"$PKG2"'" and j["changed"] is True' "back to the v2 package from the pool alone"
+# Naming a stored package (the CLI's push cache): no file list, the same effect as its bits.
+api R PUT /v1/apps/web/package alice '{"sha256": "'"$PKG1"'"}'
+expect 201 "name the v1 package"
+jcheck "$R" 'j == {"package_sha256": "'"$PKG1"'", "changed": True}' "the app has the v1 package again"
+api R PUT /v1/apps/web/package alice '{"sha256": "'"$PKG1"'"}'
+jcheck "$R" 'j["changed"] is False' "naming it again changes nothing"
+api R PUT /v1/apps/web/package alice '{"sha256": "'"$(printf 'ab%.0s' $(seq 32))"'"}'
+expect 404 "a package the controller does not hold"
+api R PUT /v1/apps/web/package alice '{"sha256": "../../etc/passwd"}'
+expect 400 "a sha256 that is not a hash"
+api R PUT /v1/apps/web/package alice '[1]'
+expect 400 "a body that is not an object"
+api R PUT /v1/apps/nosuch/package alice '{"sha256": "'"$PKG1"'"}'
+expect 404 "an unknown app"
+dew_http R "$CC_URL/v1/apps/web/package" -X PUT --data-binary '{"sha256": "'"$PKG1"'"}'
+expect 401 "without a token"
+api R PUT /v1/apps/web/package alice '{"sha256": "'"$PKG2"'"}'
+jcheck "$R" 'j["package_sha256"] == "'"$PKG2"'" and j["changed"] is True' "back to the v2 package by name"
 
 # ---- internal URIs: signed (auth.h), no user token ---------------------------------------------
 
