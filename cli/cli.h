@@ -130,7 +130,8 @@ int cli_call(struct cli *cli, const char *method, const char *path, const json_t
 void cli_print_http_error(struct cli *cli, const struct cli_response *r);
 
 /* Streamed GET: each piece of the body goes to fn as it arrives (fn returns false to stop). 0 when
- * the body ended or fn stopped, -1 after printing the error. */
+ * the body ended or fn stopped; after printing the error, -1 when the controller answered with
+ * an error status, -2 when no answer came or the connection broke. */
 typedef bool (*cli_stream_fn)(const char *data, size_t len, void *arg);
 int cli_stream(struct cli *cli, const char *path, cli_stream_fn fn, void *arg);
 /* cli_stream that also hands out the answer's Content-Type in *content_type (caller frees; "" when

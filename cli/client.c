@@ -203,7 +203,8 @@ int cli_stream_typed(struct cli *cli, const char *path, char **content_type, cli
 		json_decref(r.json);
 		ret = -1;
 	} else if (rc != CURLE_OK && !s.stopped) {
-		ret = client_no_answer(cli, rc, errbuf);
+		client_no_answer(cli, rc, errbuf);
+		ret = -2;
 	}
 	dew_buf_close(&s.error_body);
 	return ret;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * dew logs NAME [--recent]: the lines the controller keeps of an app (--recent), or the live
- * stream of its lines (server-sent events, sse.h) until interrupted. Each line as Cloud Foundry
+ * stream of its lines (server-sent events, sse.h) until interrupted, reconnecting when the
+ * stream ends. Each line as Cloud Foundry
  * prints it: `2026-11-25T07:00:00.12Z [APP/0] OUT hello`; with --json one JSON object per line
  * (JSON lines) with the controller's keys {app, index, instance, source, stream, ts, line}.
  */
@@ -94,26 +95,61 @@ static void logs_on_comment(const char *text, size_t len, void *arg)
 			  text + skip);
 }
 
+/* One connection of the live stream. */
+struct logs_stream {
+	struct cli_sse sse;
+	bool opened; /* a byte came */
+};
+
 static bool logs_on_piece(const char *data, size_t len, void *arg)
 {
-	cli_sse_feed(arg, data, len);
+	struct logs_stream *ls = arg;
+	ls->opened = true;
+	cli_sse_feed(&ls->sse, data, len);
 	return true;
 }
 
+/* One connection of the live stream: 0 when it ended, or broke after bytes came (*opened set
+ * then), -1 when the controller refused it (its error printed), -2 when it could not be had. */
+static int logs_stream_once(struct cli *cli, const char *path, bool *opened)
+{
+	struct logs_stream ls = { 0 };
+	cli_sse_init(&ls.sse, logs_on_event, logs_on_comment, cli);
+	int r = cli_stream(cli, path, logs_on_piece, &ls);
+	if (ls.sse.dropped)
+		cli_error(cli, "%" PRIu64 " over-long lines from the controller were skipped",
+			  ls.sse.dropped);
+	cli_sse_close(&ls.sse);
+	*opened = ls.opened || r == 0;
+	return r == -2 && ls.opened ? 0 : r;
+}
+
+/*
+ * Follow until interrupted. A stream that ends or breaks (a controller restarting, a network
+ * blip) is opened again after LOGS_RETRY_MIN_MS, doubling up to LOGS_RETRY_MAX_MS while no
+ * stream opens; lines logged while no stream was open are not shown (`--recent` has them). An
+ * error answer (the app deleted, the token expired) ends the command.
+ */
 static int logs_follow(struct cli *cli, const char *name)
 {
+	enum { LOGS_RETRY_MIN_MS = 250, LOGS_RETRY_MAX_MS = 5000 };
 	cleanup_free char *path = cli_app_path(name, "logs");
-	struct cli_sse sse;
-	cli_sse_init(&sse, logs_on_event, logs_on_comment, cli);
 	if (cli->tty && !cli->json)
 		fprintf(cli->err, "following the logs of %s (Ctrl-C to stop)\n", name);
-	int r = cli_stream(cli, path, logs_on_piece, &sse);
-	if (sse.dropped)
-		cli_error(cli, "%" PRIu64 " over-long lines from the controller were skipped", sse.dropped);
-	cli_sse_close(&sse);
-	if (r < 0)
-		return CLI_FAIL;
-	return cli_error(cli, "the controller ended the log stream of %s", name);
+	unsigned delay = LOGS_RETRY_MIN_MS;
+	for (;;) {
+		bool opened = false;
+		int r = logs_stream_once(cli, path, &opened);
+		if (r == -1)
+			return CLI_FAIL;
+		if (opened)
+			delay = LOGS_RETRY_MIN_MS;
+		fprintf(cli->err, "dew: the log stream of %s %s; reconnecting in %.2g s\n", name,
+			r == 0 ? "ended" : "could not be opened", delay / 1000.0);
+		struct timespec ts = { delay / 1000, (long)(delay % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+		delay = delay * 2 > LOGS_RETRY_MAX_MS ? LOGS_RETRY_MAX_MS : delay * 2;
+	}
 }
 
 int cmd_logs(struct cli *cli, const struct cli_args *a)

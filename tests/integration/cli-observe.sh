@@ -107,6 +107,19 @@ grep -E -q '\[APP/0\] ERR .*GET /live-[0-9]+ ' "$T/live.log" ||
 dew_ok "dew logs follows: a request to the app shows up as [APP/0] ERR (its access log)"
 kill -0 "$live_PID" 2>/dev/null || dew_fail "dew logs stopped following"
 dew_ok "dew logs is still following"
+# The controller restarts (same port): the stream is opened again and new lines come through.
+dew_stop "$cc_PID"
+dew_start_daemon cc "$CC" "${CC_ARGS[@]}" --listen "127.0.0.1:$cc_PORT"
+deadline=$((SECONDS + 30))
+until grep -q 'GET /after-restart-' "$T/live.log"; do
+	n=$((n + 1))
+	curl -sS --max-time 5 -o /dev/null "http://$ADDR/after-restart-$n" || dew_fail "web did not answer"
+	[ $SECONDS -lt $deadline ] || dew_fail "live logs: no line after the controller's restart within 30 s: $(cat "$T/live.log")"
+	sleep 1
+done
+dew_ok "dew logs reconnects after the controller restarts and shows new lines"
+dew_assert_contains "$(cat "$T/live.log")" "the log stream of web ended; reconnecting" "it says it is reconnecting"
+kill -0 "$live_PID" 2>/dev/null || dew_fail "dew logs stopped following"
 # SIGTERM, not SIGINT: a background job of a non-interactive shell starts with SIGINT ignored.
 kill -TERM "$live_PID"
 dew_wait_exit "$live_PID" 5 && rc=0 || rc=$?
@@ -248,7 +261,7 @@ done
 dew logs nothere --recent
 expect_rc 1 "logs --recent of an unknown app"
 dew logs nothere
-expect_rc 1 "live logs of an unknown app"
+expect_rc 1 "live logs of an unknown app (an error answer is not retried)"
 dew_assert_contains "$ERR" "not found" "live logs says the app is not found"
 dew help --commands
 for cmd in instances stats crashes logs files env set-env unset-env routes map-route unmap-route buildpacks; do
