@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The controller's store (issue #7, DESIGN.md section 6): users, tokens, apps and routes.
- * Callers see only this interface; store-sqlite.c implements it on SQLite (WAL, busy timeout,
+ * Callers see only this interface; store-sqlite.c and store-sqlite-apps.c implement it on SQLite (WAL, busy timeout,
  * foreign keys, versioned migrations run by store_open), and a PostgreSQL backend for several
  * controllers can implement the same functions later. Every call is synchronous and runs on
  * the caller's thread; one struct store is used by one thread at a time.
