@@ -17,6 +17,7 @@ sbin_programs="dew-bus dew-controller dew-dea dew-router dew-healthd dew-run dew
 nested_make() { (cd "$top_builddir" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"); }
 
 # The install directories as this build tree configured them (prefix, distcheck's included).
+# shellcheck disable=SC2016 # $($*) is for make
 printf 'print-%%:\n\t@echo $($*)\n' >"$T/print.mk"
 dir_of() { nested_make -s --no-print-directory -f Makefile -f "$T/print.mk" "print-$1"; }
 for v in bindir sbindir mandir sysconfdir pkgdatadir datadir systemdunitdir; do
