@@ -132,9 +132,14 @@ processes_start() {
 			die "could not create the admin user"
 	fi
 	start controller "$builddir/controller/dew-controller" "${cc[@]}"
+	# The DEA's stacks_dir: the host stack the build made and the buildpacks of the source tree
+	# (the build tree has no copy of them).
+	mkdir -p "$dir/stacks"
+	ln -sfn "$builddir/stacks/host" "$dir/stacks/host"
+	ln -sfn "$top/stacks/buildpacks" "$dir/stacks/buildpacks"
 	start dea "$builddir/dea/dew-dea" --bus "$bus_url" --listen 127.0.0.1:9023 --status-listen 127.0.0.1:9123 \
 		--id quickstart --ip 127.0.0.1 --state-dir "$dir/dea/state" --base-dir "$dir/dea" \
-		--runtime-root "$runtime_root" --stacks-dir "$builddir/stacks" --stacks host --max-memory 2G
+		--runtime-root "$runtime_root" --stacks-dir "$dir/stacks" --stacks host --max-memory 2G
 	router_port=80
 	if [ ! -f "$run/router.pid" ] && ! port_free 80; then
 		router_port=8080
