@@ -7,10 +7,13 @@
 #   ./scripts/quickstart.sh          build, start every daemon, push the sample app
 #   ./scripts/quickstart.sh --stop   stop every daemon it started and remove their state
 #
-# The daemons run as supervised background processes (setsid, restarted by nothing: this is a
-# demonstration node), their logs in $DEW_QUICKSTART_DIR/logs. State lives in
-# $DEW_QUICKSTART_DIR (default /var/lib/dew-quickstart); the admin's password is stored there in
-# admin-password (mode 0600).
+# When systemd is PID 1 the daemons run as their systemd units: `make install`, a drop-in per
+# unit with the quickstart's flags, `systemctl enable --now`; logs in the journal, state in
+# /var/lib/dew (scripts/quickstart-systemd.sh). Otherwise (containers, CI) they run as
+# background processes (setsid, restarted by nothing: this is a demonstration node), their logs
+# in $DEW_QUICKSTART_DIR/logs, their state there too. DEW_QUICKSTART_MODE=processes|systemd
+# forces one of the two. $DEW_QUICKSTART_DIR (default /var/lib/dew-quickstart) holds the admin's
+# password in admin-password (mode 0600) and the CLI's config in either mode.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 builddir=$top/build
@@ -50,8 +53,26 @@ stop_all() {
 	rm -rf "$dir"
 	say "removed $dir"
 }
+
+# systemd is PID 1 when /run/systemd/system exists (sd_booted(3)'s test).
+use_systemd() {
+	case "${DEW_QUICKSTART_MODE:-auto}" in
+	systemd) return 0 ;;
+	processes) return 1 ;;
+	esac
+	[ -d /run/systemd/system ]
+}
+# shellcheck source=scripts/quickstart-systemd.sh
+. "$top/scripts/quickstart-systemd.sh"
+
 if [ "${1:-}" = --stop ]; then
-	stop_all
+	if [ -e "$run/systemd" ]; then
+		systemd_stop
+		rm -rf "$dir"
+		say "removed $dir"
+	else
+		stop_all
+	fi
 	exit 0
 fi
 [ $# -eq 0 ] || die "usage: $0 [--stop]"
@@ -69,11 +90,6 @@ make -j"$(nproc)" stacks >/dev/null
 say "built dew in $builddir"
 
 # ---- the daemons ----------------------------------------------------------------------------------
-mkdir -p "$run" "$logs"
-chmod 700 "$dir"
-secret_file=$dir/internal-secret
-[ -s "$secret_file" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret_file")
-secret=$(cat "$secret_file")
 pw_file=$dir/admin-password
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -97,32 +113,52 @@ start() {
 	die "$name did not start (log: $logs/$name.log)"
 }
 
-bus_url=nats://127.0.0.1:4222
-start bus "$builddir/bus/dew-bus" --listen 127.0.0.1:4222 --status-listen 127.0.0.1:9021
-cc=(--bus "$bus_url" --listen 127.0.0.1:9022 --status-listen 127.0.0.1:9122 --db "$dir/controller/dew.db"
-	--blobs-dir "$dir/controller/blobs" --domain "$domain" --internal-secret "$secret"
-	--api-host 127.0.0.1)
-if [ ! -s "$pw_file" ]; then
-	(umask 077 && head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$pw_file")
-	"$builddir/controller/dew-controller" "${cc[@]}" --create-admin admin <"$pw_file" >/dev/null ||
-		die "could not create the admin user"
+# processes_start: every daemon as a background process of this script's, state in $dir.
+processes_start() {
+	mkdir -p "$run" "$logs"
+	chmod 700 "$dir"
+	secret_file=$dir/internal-secret
+	[ -s "$secret_file" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret_file")
+	secret=$(cat "$secret_file")
+
+	bus_url=nats://127.0.0.1:4222
+	start bus "$builddir/bus/dew-bus" --listen 127.0.0.1:4222 --status-listen 127.0.0.1:9021
+	cc=(--bus "$bus_url" --listen 127.0.0.1:9022 --status-listen 127.0.0.1:9122 --db "$dir/controller/dew.db"
+		--blobs-dir "$dir/controller/blobs" --domain "$domain" --internal-secret "$secret"
+		--api-host 127.0.0.1)
+	if [ ! -s "$pw_file" ]; then
+		(umask 077 && head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$pw_file")
+		"$builddir/controller/dew-controller" "${cc[@]}" --create-admin admin <"$pw_file" >/dev/null ||
+			die "could not create the admin user"
+	fi
+	start controller "$builddir/controller/dew-controller" "${cc[@]}"
+	# The DEA's stacks_dir: the host stack the build made and the buildpacks of the source tree
+	# (the build tree has no copy of them).
+	mkdir -p "$dir/stacks"
+	ln -sfn "$builddir/stacks/host" "$dir/stacks/host"
+	ln -sfn "$top/stacks/buildpacks" "$dir/stacks/buildpacks"
+	start dea "$builddir/dea/dew-dea" --bus "$bus_url" --listen 127.0.0.1:9023 --status-listen 127.0.0.1:9123 \
+		--id quickstart --ip 127.0.0.1 --state-dir "$dir/dea/state" --base-dir "$dir/dea" \
+		--runtime-root "$runtime_root" --stacks-dir "$dir/stacks" --stacks host --max-memory 2G
+	router_port=80
+	if [ ! -f "$run/router.pid" ] && ! port_free 80; then
+		router_port=8080
+		say "port 80 is taken: the router listens on 8080"
+	elif [ -f "$run/router.port" ]; then
+		router_port=$(cat "$run/router.port")
+	fi
+	echo "$router_port" >"$run/router.port"
+	start router "$builddir/router/dew-router" --bus "$bus_url" --listen "0.0.0.0:$router_port" \
+		--status-listen 127.0.0.1:9124
+	start healthd "$builddir/healthd/dew-healthd" --bus "$bus_url" --status-listen 127.0.0.1:9125 \
+		--controller-url http://127.0.0.1:9022 --internal-secret "$secret"
+}
+
+if use_systemd; then
+	systemd_start
+else
+	processes_start
 fi
-start controller "$builddir/controller/dew-controller" "${cc[@]}"
-start dea "$builddir/dea/dew-dea" --bus "$bus_url" --listen 127.0.0.1:9023 --status-listen 127.0.0.1:9123 \
-	--id quickstart --ip 127.0.0.1 --state-dir "$dir/dea/state" --base-dir "$dir/dea" \
-	--runtime-root "$runtime_root" --stacks-dir "$builddir/stacks" --stacks host --max-memory 2G
-router_port=80
-if [ ! -f "$run/router.pid" ] && ! port_free 80; then
-	router_port=8080
-	say "port 80 is taken: the router listens on 8080"
-elif [ -f "$run/router.port" ]; then
-	router_port=$(cat "$run/router.port")
-fi
-echo "$router_port" >"$run/router.port"
-start router "$builddir/router/dew-router" --bus "$bus_url" --listen "0.0.0.0:$router_port" \
-	--status-listen 127.0.0.1:9124
-start healthd "$builddir/healthd/dew-healthd" --bus "$bus_url" --status-listen 127.0.0.1:9125 \
-	--controller-url http://127.0.0.1:9022 --internal-secret "$secret"
 
 # ---- the sample app -------------------------------------------------------------------------------
 export DEW_HOME=$dir/cli
