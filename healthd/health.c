@@ -67,6 +67,7 @@ static void health_on_request(struct dew_bus *bus, const struct dew_bus_msg *msg
 		return;
 	}
 	hm->n.health_requests++;
+	cleanup_free char *reply = xstrndup(msg->reply, msg->reply_len);
 	unsigned char *seen = xmalloc(HEALTH_INDEX_MAX);
 	size_t k;
 	json_array_foreach (droplets, k, d) {
@@ -78,7 +79,7 @@ static void health_on_request(struct dew_bus *bus, const struct dew_bus_msg *msg
 		}
 		json_auto_t *r = json_pack("{s:s, s:s, s:I}", "droplet", guid, "version", version, "healthy",
 					   (json_int_t)health_count(hm, guid, version, seen));
-		if (r && dew_bus_publish_json(hm->bus, msg->reply, NULL, r) == 0)
+		if (r && dew_bus_publish_json(hm->bus, reply, NULL, r) == 0)
 			hm->n.health_replies++;
 	}
 	free(seen);
