@@ -220,12 +220,14 @@ void actual_note_start(struct actual *a, const char *dea, const char *droplet, c
 	entry_push(e, &i);
 }
 
-size_t actual_expire(struct actual *a, uint64_t now_ms, uint64_t ttl_ms)
+size_t actual_expire(struct actual *a, uint64_t now_ms, uint64_t ttl_ms, json_t *gone_ids)
 {
 	size_t kept = 0, gone = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		struct dea_entry *e = a->deas[i];
 		if (e->seen_ms + ttl_ms < now_ms) {
+			if (gone_ids)
+				json_array_append_new(gone_ids, json_string(e->id));
 			entry_free(e);
 			gone++;
 		} else {
@@ -234,6 +236,30 @@ size_t actual_expire(struct actual *a, uint64_t now_ms, uint64_t ttl_ms)
 	}
 	a->n = kept;
 	return gone;
+}
+
+bool actual_forget_dea(struct actual *a, const char *dea)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->deas[i]->id, dea)) {
+			entry_free(a->deas[i]);
+			memmove(a->deas + i, a->deas + i + 1, (a->n - i - 1) * sizeof(*a->deas));
+			a->n--;
+			return true;
+		}
+	return false;
+}
+
+size_t actual_dea_mark(struct actual *a, const char *dea, const json_t *ids, enum actual_state state)
+{
+	struct dea_entry *e = entry_get(a, dea, false);
+	size_t n = 0;
+	for (size_t i = 0; e && i < e->n; i++)
+		if (json_object_get(ids, e->v[i].instance)) {
+			e->v[i].state = state;
+			n++;
+		}
+	return n;
 }
 
 bool actual_set_state(struct actual *a, const char *instance, enum actual_state state)

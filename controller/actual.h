@@ -60,8 +60,14 @@ int actual_heartbeat(struct actual *a, const json_t *msg, uint64_t now_ms, struc
 /* A start accepted by dea: STARTING until that DEA's next heartbeat. */
 void actual_note_start(struct actual *a, const char *dea, const char *droplet, const char *version,
 		       const char *instance, int64_t index, double now);
-/* Forget DEAs not heard from since now_ms - ttl_ms; returns how many were forgotten. */
-size_t actual_expire(struct actual *a, uint64_t now_ms, uint64_t ttl_ms);
+/* Forget DEAs not heard from since now_ms - ttl_ms; returns how many were forgotten. Their ids are
+ * appended to gone when it is not NULL (a JSON array). */
+size_t actual_expire(struct actual *a, uint64_t now_ms, uint64_t ttl_ms, json_t *gone);
+/* Forget one DEA and its instances (the health manager found it lost); false when unknown. */
+bool actual_forget_dea(struct actual *a, const char *dea);
+/* Give state to every instance dea reports whose id is a key of ids (a JSON object), until that
+ * DEA's next heartbeat; returns how many it reports. */
+size_t actual_dea_mark(struct actual *a, const char *dea, const json_t *ids, enum actual_state state);
 /* The instance ended (droplet.exited): state until its DEA's next heartbeat says otherwise.
  * False when no DEA reported it. */
 bool actual_set_state(struct actual *a, const char *instance, enum actual_state state);

@@ -79,7 +79,7 @@ struct cc_config {
 struct cc_counters {
 	uint64_t auth_failures, advertisements, bad_advertisements;
 	uint64_t stagings_started, stagings_succeeded, stagings_failed;
-	uint64_t heartbeats, exits, bad_dea_messages;
+	uint64_t heartbeats, exits, bad_dea_messages, deas_lost;
 	uint64_t placements, placement_failures, starts_refused;
 	uint64_t hm_requests, hm_stale, hm_malformed, hm_starts, hm_stops;
 	uint64_t log_lines, bad_log_lines;

@@ -2,9 +2,12 @@
 /*
  * The DEAs as the controller hears them: dea.advertise feeds the pool (deapool.h), dea.heartbeat
  * and droplet.exited the instances they run and the crashes (actual.h); a DEA that missed
- * advertise_ttl worth of advertisements or heartbeats is dropped; at start and on every reconnect
- * the controller asks every DEA to advertise at once (dea.locate), so placement need not wait.
+ * advertise_ttl worth of advertisements or heartbeats is dropped, and so is one the health
+ * manager says is lost (healthmanager.dea_lost: its heartbeats stopped for 3 intervals), so the
+ * restarts healthd asks for next are not placed on it; at start and on every reconnect the
+ * controller asks every DEA to advertise at once (dea.locate), so placement need not wait.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,18 +81,40 @@ static void deas_on_exited(struct dew_bus *bus, const struct dew_bus_msg *msg, v
 	deas_take(data, msg, "droplet.exited", deas_exited);
 }
 
+/* healthmanager.dea_lost {dea}: out of placement and out of the view of what runs at once, rather
+ * than after advertise_ttl. A DEA that is in fact alive comes back with its next advertisement
+ * and heartbeat. */
+static int deas_lost(struct cc *cc, const json_t *body, struct dew_error **err)
+{
+	const char *dea;
+	if (dew_json_get_string(body, "dea", DEW_JSON_REQUIRED, 64, &dea, err) < 0)
+		return -EINVAL;
+	dea_pool_remove(cc->deas, dea);
+	actual_forget_dea(cc->actual, dea);
+	cc->n.deas_lost++;
+	dew_notice("the health manager found DEA %s lost: no more placements on it", dea);
+	return 0;
+}
+
+static void deas_on_lost(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)
+{
+	(void)bus;
+	deas_take(data, msg, "healthmanager.dea_lost", deas_lost);
+}
+
 static void deas_on_expire(uv_timer_t *t)
 {
 	struct cc *cc = t->data;
 	dea_pool_expire(cc->deas, uv_now(cc->loop), cc->cfg.advertise_ttl_ms);
-	actual_expire(cc->actual, uv_now(cc->loop), cc->cfg.advertise_ttl_ms);
+	actual_expire(cc->actual, uv_now(cc->loop), cc->cfg.advertise_ttl_ms, NULL);
 }
 
 void deas_start(struct cc *cc)
 {
 	if (dew_bus_subscribe(cc->bus, "dea.advertise", NULL, deas_on_advertise, cc) == 0 ||
 	    dew_bus_subscribe(cc->bus, "dea.heartbeat", NULL, deas_on_heartbeat, cc) == 0 ||
-	    dew_bus_subscribe(cc->bus, "droplet.exited", NULL, deas_on_exited, cc) == 0)
+	    dew_bus_subscribe(cc->bus, "droplet.exited", NULL, deas_on_exited, cc) == 0 ||
+	    dew_bus_subscribe(cc->bus, "healthmanager.dea_lost", NULL, deas_on_lost, cc) == 0)
 		abort();
 	uv_timer_init(cc->loop, &cc->expire_timer);
 	cc->expire_timer.data = cc;

@@ -83,10 +83,31 @@ static void hm_metrics(struct dew_buf *out, void *data)
 		  offsetof(struct hm_counters, desired_reads) },
 		{ "dew_healthd_desired_failures_total", "Failed reads of the desired state.",
 		  offsetof(struct hm_counters, desired_failures) },
+		{ "dew_healthd_evacuations_total", "Instances reported as DEA_EVACUATION.",
+		  offsetof(struct hm_counters, evacuations) },
+		{ "dew_healthd_stops_held_total",
+		  "STOPs not repeated: asked for within 2 heartbeat intervals.",
+		  offsetof(struct hm_counters, stops_held) },
+		{ "dew_healthd_health_requests_total", "healthmanager.health requests answered.",
+		  offsetof(struct hm_counters, health_requests) },
+		{ "dew_healthd_health_replies_total",
+		  "healthmanager.health replies sent (one per app asked).",
+		  offsetof(struct hm_counters, health_replies) },
 	};
 	for (size_t i = 0; i < DEW_ARRAY_SIZE(counters); i++)
 		dew_metrics_counter(out, counters[i].name, counters[i].help,
 				    *(const uint64_t *)((const char *)&hm->n + counters[i].offset));
+	dew_metrics_header(out, "dew_healthd_priority_starts_total", DEW_METRIC_COUNTER,
+			   "Instance starts asked for, by priority (why the index went down).");
+	for (int p = 0; p < HM_N_PRIOS; p++)
+		dew_metrics_sample(out, "dew_healthd_priority_starts_total",
+				   (const char *const[]){ "priority", hm_priority_names[p], NULL },
+				   (double)hm->n.prio_starts[p]);
+	dew_metrics_gauge(out, "dew_healthd_start_queue", "Starts decided, waiting for the rate limit.",
+			  (double)hm_queue_len(hm->queue));
+	dew_metrics_gauge(out, "dew_healthd_evacuating_deas",
+			  "DEAs draining instances they reported as DEA_EVACUATION.",
+			  (double)json_object_size(hm->evacuating));
 	dew_metrics_gauge(out, "dew_healthd_apps", "Apps in the desired state.",
 			  (double)json_object_size(hm->desired));
 	dew_metrics_gauge(out, "dew_healthd_instances", "Instances the DEAs report.",
@@ -128,6 +149,7 @@ static void hm_stop(struct dew_daemon *d, int signum)
 	struct hm *hm = d->data;
 	(void)signum;
 	watch_stop(hm);
+	starts_stop(hm);
 	leader_stop(hm);
 	if (hm->bus)
 		dew_bus_close(hm->bus);
@@ -164,6 +186,9 @@ int main(int argc, char **argv)
 	hm.desired = json_object();
 	hm.settle = json_object();
 	hm.flap_sent = json_object();
+	hm.hints = json_object();
+	hm.stops_sent = json_object();
+	hm.evacuating = json_object();
 	dew_uuid4(hm.id);
 	hm.daemon.data = &hm;
 	hm.daemon.on_stop = hm_stop;
@@ -184,6 +209,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	watch_start(&hm);
+	starts_start(&hm);
 	leader_start(&hm);
 	if (dew_daemon_ready(&hm.daemon, -1, &err) < 0) {
 		dew_err("%s", dew_error_msg(err));
@@ -201,6 +227,10 @@ out:
 	json_decref(hm.desired);
 	json_decref(hm.settle);
 	json_decref(hm.flap_sent);
+	json_decref(hm.hints);
+	json_decref(hm.stops_sent);
+	json_decref(hm.evacuating);
+	hm_queue_free(hm.queue);
 	curl_global_cleanup();
 	dew_daemon_free(&hm.daemon);
 	return r;

@@ -3,11 +3,13 @@
  * What dew-healthd watches and how it acts (issue #10): dea.heartbeat feeds the view of what
  * runs; droplet.exited marks an instance ended at once and, for a crash, records it and decides
  * for its app right away (a crash is repaired in the same heartbeat round, not at the next
- * sweep); droplet.updated re-reads that app and lets it settle; a sweep every sweep_ms expires
- * lost DEAs (3 heartbeat intervals of silence) and decides for every app. Decisions become
- * cloudcontrollers.hm.requests carrying the version, last_updated and revision they were based
- * on, starts limited to starts_per_second. Nothing is decided before one full read of the
- * desired state and a full round of heartbeats after (re)connecting.
+ * sweep); droplet.updated re-reads that app and lets it settle; a sweep every sweep_ms decides
+ * for every app; every heartbeat interval, DEAs silent for 3 of them are lost (and the
+ * controllers told). Decisions become cloudcontrollers.hm.requests carrying the version,
+ * last_updated and revision they were based on: stops at once (but not the same instance again
+ * within 2 heartbeat intervals), starts through the priority queue (starts.c), ranked by why the
+ * index went down. Nothing is decided before one full read of the desired state and a full round
+ * of heartbeats after (re)connecting.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,7 +22,10 @@
 #include "json.h"
 #include "log.h"
 
-enum { WATCH_MSG_MAX = 1 << 20 };
+enum {
+	WATCH_MSG_MAX = 1 << 20,
+	WATCH_HINT_MS = 60000, /* why an index went down counts for its restart this long */
+};
 
 static json_t *watch_parse(struct hm *hm, const struct dew_bus_msg *msg)
 {
@@ -34,25 +39,8 @@ static json_t *watch_parse(struct hm *hm, const struct dew_bus_msg *msg)
 	return j;
 }
 
-/* Take a start from the bucket (starts_per_second, bursts of as many). */
-static bool watch_token(struct hm *hm)
-{
-	uint64_t now = uv_now(hm->loop);
-	double rate = (double)hm->cfg.starts_per_second;
-	hm->tokens += (double)(now - hm->tokens_ms) * rate / 1000.0;
-	hm->tokens_ms = now;
-	if (hm->tokens > rate)
-		hm->tokens = rate;
-	if (hm->tokens < 1) {
-		hm->n.rate_limited++;
-		return false;
-	}
-	hm->tokens -= 1;
-	return true;
-}
-
-static void watch_request(struct hm *hm, const json_t *app, const char *op, const char *key, json_t *list,
-			  json_t *flapping)
+void watch_request(struct hm *hm, const json_t *app, const char *op, const char *key, json_t *list,
+		   json_t *flapping)
 {
 	json_auto_t *m =
 		json_pack("{s:O, s:s, s:O?, s:O?, s:O?, s:O}", "droplet", json_object_get(app, "droplet"),
@@ -92,6 +80,53 @@ static json_t *watch_flapping(struct hm *hm, const char *guid, const json_t *app
 	return info;
 }
 
+/* "<guid>/<index>": ids are [A-Za-z0-9_.-] (actual_id_ok), so the '/' is unambiguous. */
+static void watch_hint_key(char *key, size_t n, const char *guid, int64_t index)
+{
+	snprintf(key, n, "%s/%" PRId64, guid, index);
+}
+
+/* Remember why guid's index went down (an exit's reason), for the priority of its restart. */
+static void watch_hint(struct hm *hm, const char *guid, int64_t index, enum hm_priority prio, uint64_t now)
+{
+	char key[96];
+	watch_hint_key(key, sizeof key, guid, index);
+	json_object_set_new(hm->hints, key, json_pack("[i, I]", (int)prio, (json_int_t)now));
+}
+
+/* The priority of a start of guid's index: its recent exit's, else a sweep's; used up. */
+static enum hm_priority watch_hint_take(struct hm *hm, const char *guid, int64_t index, uint64_t now)
+{
+	char key[96];
+	watch_hint_key(key, sizeof key, guid, index);
+	json_t *h = json_object_get(hm->hints, key);
+	enum hm_priority prio = HM_PRIO_SWEEP;
+	if (h && (uint64_t)json_integer_value(json_array_get(h, 1)) + WATCH_HINT_MS >= now)
+		prio = (enum hm_priority)json_integer_value(json_array_get(h, 0));
+	if (h)
+		json_object_del(hm->hints, key);
+	return prio;
+}
+
+/* The instances of stop not asked to stop within the last 2 heartbeat intervals (a new
+ * reference): a DEA that was asked shows the instance STOPPING in its next heartbeat, so
+ * asking again at every sweep before that only repeats the same dea.stop. */
+static json_t *watch_stops(struct hm *hm, const json_t *stop, uint64_t now)
+{
+	json_t *out = json_array(), *i;
+	size_t k;
+	json_array_foreach (stop, k, i) {
+		json_t *at = json_object_get(hm->stops_sent, json_string_value(i));
+		if (at && (uint64_t)json_integer_value(at) + 2 * hm->cfg.heartbeat_interval_ms > now) {
+			hm->n.stops_held++;
+			continue;
+		}
+		json_object_set_new(hm->stops_sent, json_string_value(i), json_integer((json_int_t)now));
+		json_array_append(out, i);
+	}
+	return out;
+}
+
 static void watch_on_recheck(uv_timer_t *t);
 
 void watch_recheck_in(struct hm *hm, uint64_t ms)
@@ -122,34 +157,26 @@ void watch_act(struct hm *hm, const char *guid)
 	const json_t *app = json_object_get(hm->desired, guid);
 	struct hm_decision d;
 	hm_decide(guid, app, hm->actual, hm->history, &hm->cfg.policy, now, &d);
-	if (json_array_size(d.stop)) {
+	json_auto_t *stops = watch_stops(hm, d.stop, now);
+	if (json_array_size(stops)) {
 		/* For an app the controller no longer has, a STOP needs no version. */
 		json_auto_t *gone = app ? NULL : json_pack("{s:s}", "droplet", guid);
-		watch_request(hm, app ? app : gone, "STOP", "instances", d.stop, NULL);
-		hm->n.stops += json_array_size(d.stop);
-		dew_info("app %s: stopping %zu instance(s)", guid, json_array_size(d.stop));
+		watch_request(hm, app ? app : gone, "STOP", "instances", stops, NULL);
+		hm->n.stops += json_array_size(stops);
+		dew_info("app %s: stopping %zu instance(s)", guid, json_array_size(stops));
 	}
-	json_t *starts = json_array(), *i;
+	json_t *i;
 	size_t k;
-	json_array_foreach (d.start, k, i) {
-		if (!watch_token(hm))
-			break;
-		json_array_append(starts, i);
-		hm_history_started(hm->history, guid, json_string_value(json_object_get(app, "version")),
-				   json_integer_value(i), now);
+	json_array_foreach (d.start, k, i)
+		starts_queue(hm, guid, json_integer_value(i),
+			     watch_hint_take(hm, guid, json_integer_value(i), now));
+	json_auto_t *flapping = app ? watch_flapping(hm, guid, app, &d, now) : NULL;
+	if (flapping) {
+		json_auto_t *none = json_array();
+		watch_request(hm, app, "START", "indices", none, flapping);
 	}
-	json_t *flapping = app ? watch_flapping(hm, guid, app, &d, now) : NULL;
-	if (json_array_size(starts) || flapping) {
-		watch_request(hm, app, "START", "indices", starts, flapping);
-		hm->n.starts += json_array_size(starts);
-		if (json_array_size(starts))
-			dew_info("app %s: starting %zu missing instance(s)", guid, json_array_size(starts));
-	}
-	json_decref(flapping);
-	json_decref(starts);
-	/* Again when a delayed start is due, or soon when the rate limit held some back. */
-	if (json_array_size(d.start) > json_array_size(starts))
-		watch_recheck_in(hm, 1000 / (uint64_t)hm->cfg.starts_per_second + 1);
+	starts_drain(hm);
+	/* Again when a delayed start is due. */
 	if (d.retry_ms)
 		watch_recheck_in(hm, d.retry_ms);
 	hm_decision_clear(&d);
@@ -160,10 +187,18 @@ static void watch_on_heartbeat(struct dew_bus *bus, const struct dew_bus_msg *ms
 	struct hm *hm = data;
 	(void)bus;
 	json_auto_t *j = watch_parse(hm, msg);
-	if (j && actual_heartbeat(hm->actual, j, uv_now(hm->loop), NULL) == 0)
-		hm->n.heartbeats++;
-	else if (j)
-		hm->n.bad_messages++;
+	if (!j || actual_heartbeat(hm->actual, j, uv_now(hm->loop), NULL) < 0) {
+		hm->n.bad_messages += j != NULL;
+		return;
+	}
+	hm->n.heartbeats++;
+	/* An evacuating DEA lists the instances it reported as DEA_EVACUATION as RUNNING until it
+	 * stops them: they are going, so neither live for an index nor a duplicate of their
+	 * replacement. Once none is listed any more, the DEA is forgotten here. */
+	const char *dea = json_string_value(json_object_get(j, "dea"));
+	json_t *evacuated = json_object_get(hm->evacuating, dea);
+	if (evacuated && !actual_dea_mark(hm->actual, dea, evacuated, ACTUAL_STOPPING))
+		json_object_del(hm->evacuating, dea);
 }
 
 static void watch_on_exited(struct dew_bus *bus, const struct dew_bus_msg *msg, void *data)
@@ -182,11 +217,28 @@ static void watch_on_exited(struct dew_bus *bus, const struct dew_bus_msg *msg, 
 		return;
 	}
 	hm->n.exits++;
-	actual_set_state(hm->actual, instance, !strcmp(reason, "CRASHED") ? ACTUAL_CRASHED : ACTUAL_STOPPED);
+	uint64_t now = uv_now(hm->loop);
+	enum hm_priority prio = hm_priority_of_reason(reason);
+	if (prio == HM_PRIO_EVACUATION) {
+		/* It still runs, until the DEA's evacuation_delay ends. */
+		actual_set_state(hm->actual, instance, ACTUAL_STOPPING);
+		const char *dea = json_string_value(json_object_get(j, "dea"));
+		if (actual_id_ok(dea)) {
+			json_t *ids = json_object_get(hm->evacuating, dea);
+			if (!ids)
+				json_object_set_new(hm->evacuating, dea, ids = json_object());
+			json_object_set_new(ids, instance, json_true());
+		}
+		hm->n.evacuations++;
+	} else {
+		actual_set_state(hm->actual, instance,
+				 !strcmp(reason, "CRASHED") ? ACTUAL_CRASHED : ACTUAL_STOPPED);
+	}
 	if (!strcmp(reason, "CRASHED")) {
 		hm->n.crashes++;
-		hm_history_crash(hm->history, guid, version, json_integer_value(index), uv_now(hm->loop));
+		hm_history_crash(hm->history, guid, version, json_integer_value(index), now);
 	}
+	watch_hint(hm, guid, json_integer_value(index), prio, now);
 	watch_act(hm, guid);
 }
 
@@ -224,17 +276,45 @@ static void watch_on_recheck(uv_timer_t *t)
 	watch_act_all(t->data);
 }
 
-/* Every heartbeat interval: a DEA silent for 3 of them is lost, and its instances with it. */
+/* Forget STOPs asked for, and exit reasons, too old to matter. */
+static void watch_prune(struct hm *hm, uint64_t now)
+{
+	const char *key;
+	json_t *v, *tmp;
+	json_object_foreach_safe (hm->stops_sent, tmp, key, v)
+		if ((uint64_t)json_integer_value(v) + 2 * hm->cfg.heartbeat_interval_ms <= now)
+			json_object_del(hm->stops_sent, key);
+	json_object_foreach_safe (hm->hints, tmp, key, v)
+		if ((uint64_t)json_integer_value(json_array_get(v, 1)) + WATCH_HINT_MS < now)
+			json_object_del(hm->hints, key);
+}
+
+/* Every heartbeat interval: a DEA silent for 3 of them is lost, and its instances with it. The
+ * leader tells the controllers (healthmanager.dea_lost), which take it out of placement at once
+ * rather than after their advertise_ttl: the restarts asked for next must not go to it. */
 static void watch_on_tick(uv_timer_t *t)
 {
 	struct hm *hm = t->data;
+	uint64_t now = uv_now(hm->loop);
+	watch_prune(hm, now);
 	if (!hm->bus_connected)
 		return; /* while the bus is down no heartbeat comes: nobody is lost for it */
-	size_t lost = actual_expire(hm->actual, uv_now(hm->loop), 3 * hm->cfg.heartbeat_interval_ms);
+	if (now >= hm->acting_from)
+		health_start(hm);
+	json_auto_t *gone = json_array();
+	size_t lost = actual_expire(hm->actual, now, 3 * hm->cfg.heartbeat_interval_ms, gone);
 	if (!lost)
 		return;
 	dew_notice("%zu DEA(s) silent for 3 heartbeat intervals: their instances are lost", lost);
 	hm->n.lost_deas += lost;
+	json_t *id;
+	size_t k;
+	json_array_foreach (gone, k, id) {
+		json_object_del(hm->evacuating, json_string_value(id));
+		json_auto_t *m = json_pack("{s:O}", "dea", id);
+		if (hm->leading)
+			dew_bus_publish_json(hm->bus, "healthmanager.dea_lost", NULL, m);
+	}
 	watch_act_all(hm);
 }
 

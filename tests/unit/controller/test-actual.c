@@ -83,10 +83,35 @@ static void test_notes_and_expiry(void)
 	feed(a, "{\"dea\":\"d2\",\"droplets\":[]}", 100, NULL);
 	tap_ok(!actual_index_live(a, APP, "v2", 3), "the DEA's next heartbeat replaces the note");
 	feed(a, "{\"dea\":\"d3\",\"droplets\":[" INST("v2", "i3", 0, "RUNNING") "]}", 1000, NULL);
-	actual_expire(a, 1100, 500);
+	actual_expire(a, 1100, 500, NULL);
 	tap_is_int((int)actual_total(a), 1, "d3 is kept within the TTL");
-	actual_expire(a, 2000, 500);
+	json_auto_t *gone = json_array();
+	actual_expire(a, 2000, 500, gone);
 	tap_is_int((int)actual_total(a), 0, "and forgotten after it");
+	tap_is_int((int)json_array_size(gone), 1, "one DEA expired");
+	tap_is_str(json_string_value(json_array_get(gone, 0)), "d3", "its id is given");
+	actual_free(a);
+}
+
+static void test_forget_and_mark(void)
+{
+	struct actual *a = actual_new();
+	feed(a,
+	     "{\"dea\":\"d1\",\"droplets\":[" INST("v1", "a", 0, "RUNNING") "," INST("v1", "b", 1,
+										     "RUNNING") "]}",
+	     1, NULL);
+	feed(a, "{\"dea\":\"d2\",\"droplets\":[" INST("v1", "c", 2, "RUNNING") "]}", 1, NULL);
+	json_auto_t *ids = json_pack("{s:b, s:b, s:b}", "a", 1, "c", 1, "zz", 1);
+	tap_is_int((int)actual_dea_mark(a, "d1", ids, ACTUAL_STOPPING), 1,
+		   "mark: only the named DEA's instances that are in the set");
+	tap_ok(!actual_index_live(a, APP, "v1", 0), "a marked instance is STOPPING");
+	tap_ok(actual_index_live(a, APP, "v1", 1) && actual_index_live(a, APP, "v1", 2),
+	       "the others keep their state (c is on another DEA)");
+	tap_is_int((int)actual_dea_mark(a, "d9", ids, ACTUAL_STOPPING), 0,
+		   "mark: an unknown DEA reports none");
+	tap_ok(actual_forget_dea(a, "d1"), "forget a known DEA");
+	tap_ok(!actual_forget_dea(a, "d1"), "and it is unknown after");
+	tap_is_int((int)actual_total(a), 1, "its instances went with it, the other DEA's stay");
 	actual_free(a);
 }
 
@@ -145,6 +170,7 @@ int main(void)
 {
 	test_heartbeats();
 	test_notes_and_expiry();
+	test_forget_and_mark();
 	test_versions_and_indices();
 	test_crashes();
 	return tap_done();
