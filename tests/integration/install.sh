@@ -19,7 +19,8 @@ nested_make() { (cd "$top_builddir" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL m
 # The install directories as this build tree configured them (prefix, distcheck's included).
 # shellcheck disable=SC2016 # $($*) is for make
 printf 'print-%%:\n\t@echo $($*)\n' >"$T/print.mk"
-dir_of() { nested_make -s --no-print-directory -f Makefile -f "$T/print.mk" "print-$1"; }
+# The last line: a Makefile older than its Makefile.am is regenerated first, which prints.
+dir_of() { nested_make -s --no-print-directory -f Makefile -f "$T/print.mk" "print-$1" | tail -n 1; }
 for v in bindir sbindir mandir sysconfdir pkgdatadir datadir systemdunitdir; do
 	val=$(dir_of "$v")
 	case "$val" in /*) ;; *) dew_fail "cannot read $v from $top_builddir/Makefile (got '$val')" ;; esac
