@@ -2,8 +2,9 @@
 /*
  * GET /v1/apps/:name/instances, /stats and /crashes (issue #7): the DEAs are asked with
  * dea.find.droplet and their replies gathered until each instance the heartbeats (and accepted
- * starts) told of has replied (actual.h), or find_timeout passed. Indices the app wants but nobody runs are listed
- * as DOWN with the reason: staging, a placement or start failure, the last crash.
+ * starts) told of has replied (actual.h), or find_timeout passed. Indices the app wants but
+ * nobody runs are listed as DOWN with the reason: staging, a placement or start failure, the
+ * last crash.
  */
 #include <errno.h>
 #include <inttypes.h>
