@@ -11,9 +11,8 @@
 #                             again on the same ports and state; E2E_RESTART_SECONDS: how long
 #                             it was gone (stop to ready)
 #   e2e_host APP              APP's route: APP.dew.test
-#   e2e_get VAR APP PATH [CURL ARGS...]  a request through the router (status in
-#                             DEW_HTTP_STATUS, response head in $T/.http-head)
-#   e2e_header NAME           a field of the last e2e_get's response head
+#   e2e_get VAR APP PATH [CURL ARGS...]  a request through the router with APP's Host header
+#                             (status in DEW_HTTP_STATUS)
 #   e2e_wait_answer APP TEXT SECONDS     until APP answers / with a body containing TEXT
 #   e2e_load_start APP [PATH] / e2e_load_stop   a request loop through the router
 #                             (tests/lib/e2e-load.py); e2e_load_stop puts its summary in LOAD
@@ -209,12 +208,7 @@ e2e_host() { echo "$1.$E2E_DOMAIN"; }
 e2e_get() {
 	local var=$1 app=$2 path=$3
 	shift 3
-	dew_http "$var" "http://127.0.0.1:$router_PORT$path" -H "Host: $(e2e_host "$app")" -D "$T/.http-head" "$@"
-}
-
-e2e_header() {
-	tr -d '\r' <"$T/.http-head" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" \
-		'{ k = tolower($1); sub(/:$/, "", k) } k == n { print $2; exit }'
+	dew_http "$var" "http://127.0.0.1:$router_PORT$path" -H "Host: $(e2e_host "$app")" "$@"
 }
 
 e2e_wait_answer() {
