@@ -131,8 +131,10 @@ dew map-route bobapp web
 expect_rc 1 "bob cannot map alice's route web.$E2E_DOMAIN to his app"
 dew push web -p "$T/apps/bobapp" --no-start
 [ "$RC" != 0 ] || dew_fail "bob pushed an app named web over alice's"
-echo "# bob's push of web: $ERR"
-dew_ok "bob cannot push over alice's app"
+dew_assert_contains "$ERR" "web.$E2E_DOMAIN\` is taken" "bob cannot push an app of his own named web: its route is alice's"
+dew --json apps
+jcheck "$OUT" '[a["name"] for a in (j["apps"] if isinstance(j, dict) else j)] == ["bobapp"]' \
+	"the refused push left nothing behind: bob has bobapp only"
 export DEW_HOME=$T/dew-home
 dew --json instances web
 jcheck "$OUT" '[i["state"] for i in j["instances"]] == ["RUNNING"]' "alice's web still runs one instance"

@@ -72,7 +72,7 @@ wait_json R /v1/apps/web/instances alice "$(cc_live 2)" "$(e2e_bound 15)" "two i
 
 # ---- the router itself ------------------------------------------------------------------------------
 restart_under_load router "the router (the only one)"
-echo "# a single router's restart: $LOAD_FAILED of $LOAD_REQUESTS requests failed (refused while it is down, 404 until the DEAs registered again after its router.start)"
+echo "# a single router's restart: $LOAD_FAILED of $LOAD_REQUESTS requests failed (refused or reset while it is down, 404 until the DEAs registered again after its router.start)"
 e2e_wait_answer web "hello from python" 5
 deadline=$((SECONDS + $(e2e_bound 10)))
 declare -A SEEN=()
