@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * GET /v1/apps/:name/instances, /stats and /crashes (issue #7): the DEAs are asked with
- * dea.find.droplet and their replies gathered until as many came as the heartbeats say there are
- * instances (actual.h), or find_timeout passed. Indices the app wants but nobody runs are listed
- * as DOWN with the reason: staging, a placement or start failure, the last crash.
+ * dea.find.droplet and their replies gathered until each instance the heartbeats (and accepted
+ * starts) told of has replied (actual.h), or find_timeout passed. Indices the app wants but
+ * nobody runs are listed as DOWN with the reason: staging, a placement or start failure, the
+ * last crash.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,7 +29,7 @@ struct gather {
 	struct cc *cc;
 	struct store_app app;
 	json_t *replies; /* the DEAs' replies, parsed */
-	size_t expect;	 /* stop gathering once this many came (0: wait for the timeout) */
+	json_t *expect;	 /* ids of the instances heard of: stop once each replied (NULL: the timeout) */
 	int64_t request;
 	gather_done_fn done; /* the answer's JSON, or NULL when it answered itself */
 	int64_t index;	     /* files: the instance asked for */
@@ -38,6 +39,7 @@ struct gather {
 static void gather_free(struct gather *g)
 {
 	json_decref(g->replies);
+	json_decref(g->expect);
 	store_app_clear(&g->app);
 	free(g->path);
 	free(g->tail);
@@ -77,8 +79,11 @@ static void gather_on_reply(struct dew_bus *bus, int status, const struct dew_bu
 		json_decref(j);
 		return;
 	}
+	/* Counting replies would not do: an instance started since the last heartbeat (a scale) may
+	 * answer first and end the gathering before one the controller knew of. */
+	const char *id = json_string_value(json_object_get(j, "instance"));
 	json_array_append_new(g->replies, j);
-	if (g->expect && json_array_size(g->replies) >= g->expect)
+	if (g->expect && id && json_object_del(g->expect, id) == 0 && json_object_size(g->expect) == 0)
 		gather_finish(g);
 }
 
@@ -96,6 +101,30 @@ static struct gather *gather_new(struct dew_http_req *req)
 	return g;
 }
 
+struct expect_scan {
+	unsigned mask;
+	json_t *ids;
+};
+
+static void expect_one(const struct actual_instance *i, void *data)
+{
+	struct expect_scan *e = data;
+	if (e->mask & (1u << i->state))
+		json_object_set_new(e->ids, i->instance, json_true());
+}
+
+/* The ids of app's instances in the states of mask that the controller heard of, or NULL. */
+static json_t *expect_ids(const struct actual *a, const char *app, unsigned mask)
+{
+	struct expect_scan e = { .mask = mask, .ids = json_object() };
+	actual_each(a, app, expect_one, &e);
+	if (json_object_size(e.ids) == 0) {
+		json_decref(e.ids);
+		return NULL;
+	}
+	return e.ids;
+}
+
 /* Ask the DEAs for g's app's instances in states, answer with done's JSON. */
 static void gather_start(struct dew_http_req *req, struct gather *g, json_t *states, bool stats,
 			 unsigned expect_mask, gather_done_fn done)
@@ -109,7 +138,7 @@ static void gather_start(struct dew_http_req *req, struct gather *g, json_t *sta
 	g->cc = cc;
 	g->replies = json_array();
 	g->done = done;
-	g->expect = actual_count(cc->actual, g->app.guid, NULL, expect_mask);
+	g->expect = expect_ids(cc->actual, g->app.guid, expect_mask);
 	json_auto_t *m = json_pack("{s:s, s:o, s:b}", "droplet", g->app.guid, "states", states,
 				   "include_stats", stats);
 	cleanup_free char *body = dew_json_dumps(m);
