@@ -276,10 +276,11 @@ void head_request_write(struct dew_buf *out, const struct h1_head *h, const stru
 	dew_buf_reserve(out, 512 + r->target_len);
 	dew_buf_append(out, h->method, h->method_len);
 	dew_buf_putc(out, ' ');
-	if (r->target_len)
-		dew_buf_append(out, r->target, r->target_len);
-	else
+	/* An absolute-form target without a path ("http://a" or "http://a?q") has an empty path:
+	 * origin-form needs its "/" (RFC 9112 section 3.2.1). */
+	if (!r->target_len || (r->target[0] != '/' && r->target[0] != '*'))
 		dew_buf_putc(out, '/');
+	dew_buf_append(out, r->target, r->target_len);
 	dew_buf_puts(out, h->minor ? " HTTP/1.1\r\nHost: " : " HTTP/1.0\r\nHost: ");
 	dew_buf_append(out, r->authority, r->authority_len);
 	dew_buf_append(out, "\r\n", 2);
@@ -402,9 +403,9 @@ static void head_sticky_out(struct dew_buf *out, const struct h1_field *f, const
 			p++;
 		const char *next = memchr(p, ';', (size_t)(end - p));
 		size_t len = (size_t)((next ? next : end) - p);
-		size_t nlen = strcspn(p, "=;");
-		if (nlen > len)
-			nlen = len;
+		/* The value is not NUL-terminated: the attribute name ends at '=' or at len. */
+		const char *eq = memchr(p, '=', len);
+		size_t nlen = eq ? (size_t)(eq - p) : len;
 		for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
 			if (nlen == strlen(copied[i]) && strncasecmp(p, copied[i], nlen) == 0) {
 				dew_buf_puts(out, "; ");
