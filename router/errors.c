@@ -71,6 +71,7 @@ void errors_respond(struct client *c, enum router_error e, bool close)
 	ex->status = errors_table[e].status;
 	ex->resp_started = true;
 	ex->bytes_out = (uint64_t)body_len;
+	ex->router_error = errors_table[e].code;
 	c->close_after = close;
 	client_write(c, b->data, b->len);
 	if (!ex->active)

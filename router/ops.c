@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "accesslog.h"
 #include "alloc.h"
 #include "http.h"
 #include "log.h"
@@ -194,26 +195,28 @@ void ops_drain_start(struct router *rt)
 void ops_access_log(struct router *rt, const struct client *c, int status, uint64_t bytes_sent, double secs)
 {
 	const struct exchange *ex = &c->ex;
-	char when[40];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	const char *ua = "-";
-	size_t ua_len = 1;
-	for (size_t i = 0; i < ex->h.n_fields; i++)
-		if (H1_NAME_IS(&ex->h.fields[i], "user-agent")) {
-			ua = ex->h.fields[i].value;
-			ua_len = ex->h.fields[i].value_len;
-		}
 	const struct backend *be = ex->n_tried ? ex->tried[ex->n_tried - 1] : NULL;
-	fprintf(rt->access_log,
-		"%s - [%s] \"%.*s %.*s HTTP/1.%d\" %d %llu %llu \"-\" \"%.*s\" \"%s\" \"%s\" "
-		"vcap_request_id:\"%s\" response_time:%.6f app_id:\"%s\" app_index:\"%lld\"\n",
-		ex->req.host_len ? ex->req.host : "-", when, (int)ex->h.method_len, ex->h.method,
-		(int)(ex->req.target_len > 512 ? 512 : ex->req.target_len),
-		ex->req.target ? ex->req.target : "", ex->h.minor, status, (unsigned long long)ex->req.length,
-		(unsigned long long)bytes_sent, (int)(ua_len > 256 ? 256 : ua_len), ua, c->ip,
-		be ? be->addr : "-", ex->request_id, secs, be ? be->app_id : "-",
-		be ? (long long)be->instance_index : -1LL);
+	struct accesslog_entry e = {
+		.host = ex->req.host,
+		.host_len = ex->req.host_len,
+		.when = time(NULL),
+		.h = &ex->h,
+		.target = ex->req.target,
+		.target_len = ex->req.target_len,
+		.status = status,
+		.bytes_received = ex->bytes_in,
+		.bytes_sent = bytes_sent,
+		.remote_addr = c->ip,
+		.backend_addr = be ? be->addr : NULL,
+		.proto = rt->cfg.forwarded_proto,
+		.request_id = ex->request_id,
+		.response_time = secs,
+		.app_id = be ? be->app_id : NULL,
+		.instance_id = be ? be->instance_id : NULL,
+		.app_index = be ? be->instance_index : -1,
+		.router_error = ex->router_error,
+	};
+	dew_buf_reset(&rt->scratch);
+	accesslog_format(&rt->scratch, &e);
+	fwrite(rt->scratch.data, 1, rt->scratch.len, rt->access_log);
 }

@@ -51,7 +51,7 @@ void proxy_settle(struct client *c)
 		ex->active = false;
 		rt->n_active--;
 		rt->n.responses[ex->status >= 100 && ex->status < 600 ? ex->status / 100 : 0]++;
-		double secs = (double)(uv_now(rt->loop) - ex->start_ms) / 1000.0;
+		double secs = (double)(uv_hrtime() - ex->start_ns) / 1e9;
 		dew_histogram_observe(&rt->latency, secs);
 		if (rt->access_log)
 			ops_access_log(rt, c, ex->status, ex->bytes_out, secs);
@@ -150,9 +150,10 @@ void proxy_begin(struct client *c, const struct h1_head *h, int len)
 	ex->active = true;
 	ex->attempts = 0;
 	ex->status = 0;
-	ex->bytes_out = 0;
+	ex->bytes_in = ex->bytes_out = 0;
+	ex->router_error = NULL;
 	ex->req_head_sent = ex->resp_head_done = ex->resp_started = ex->upstream_reusable = false;
-	ex->start_ms = uv_now(rt->loop);
+	ex->start_ns = uv_hrtime();
 	rt->n_active++;
 	rt->n.requests++;
 	proxy_request_id(rt, ex->request_id);
@@ -232,6 +233,7 @@ size_t proxy_client_data(struct client *c, const char *p, size_t len)
 		client_close(c);
 		return len;
 	}
+	ex->bytes_in += (uint64_t)n;
 	if (ex->req_body.done) {
 		if (!ex->resp_head_done)
 			client_response_timer(c, true);
