@@ -49,11 +49,13 @@ void proxy_settle(struct client *c)
 	}
 	if (ex->active) {
 		ex->active = false;
-		rt->n_active--;
-		rt->n.responses[ex->status >= 100 && ex->status < 600 ? ex->status / 100 : 0]++;
+		ROUTER_DEC(rt->n_active);
+		ROUTER_INC(rt->n.responses[ex->status >= 100 && ex->status < 600 ? ex->status / 100 : 0]);
 		double secs = (double)(uv_hrtime() - ex->start_ns) / 1e9;
+		uv_mutex_lock(&rt->stats_lock);
 		dew_histogram_observe(&rt->latency, secs);
-		if (rt->access_log)
+		uv_mutex_unlock(&rt->stats_lock);
+		if (rt->access_fd >= 0)
 			ops_access_log(rt, c, ex->status, ex->bytes_out, secs);
 	}
 	if (ex->be)
@@ -154,12 +156,12 @@ void proxy_begin(struct client *c, const struct h1_head *h, int len)
 	ex->router_error = NULL;
 	ex->req_head_sent = ex->resp_head_done = ex->resp_started = ex->upstream_reusable = false;
 	ex->start_ns = uv_hrtime();
-	rt->n_active++;
-	rt->n.requests++;
+	ROUTER_INC(rt->n_active);
+	ROUTER_INC(rt->n.requests);
 	proxy_request_id(rt, ex->request_id);
 	int st = head_request_check(&ex->h, &ex->req);
 	if (st) {
-		rt->n.bad_requests++;
+		ROUTER_INC(rt->n.bad_requests);
 		dew_debug("client %s: %s", c->ip, ex->req.why);
 		body_init(&ex->req_body, BODY_NONE, 0);
 		errors_respond(c, proxy_check_error(&ex->req, st), true);
@@ -222,7 +224,7 @@ size_t proxy_client_data(struct client *c, const char *p, size_t len)
 		return 0;
 	ssize_t n = body_feed(&ex->req_body, p, len);
 	if (n < 0) {
-		c->rt->n.bad_requests++;
+		ROUTER_INC(c->rt->n.bad_requests);
 		if (ex->resp_started)
 			client_close(c);
 		else
@@ -283,7 +285,7 @@ static void proxy_relay(struct client *c, const char *p, size_t len)
 static void proxy_tunnel(struct client *c)
 {
 	struct exchange *ex = &c->ex;
-	c->rt->n.upgrades++;
+	ROUTER_INC(c->rt->n.upgrades);
 	c->state = CLIENT_TUNNEL;
 	c->close_after = true;
 	client_response_timer(c, false);
@@ -416,7 +418,7 @@ void proxy_upstream_failed(struct client *c, int status, bool connecting, bool s
 	be->in_flight--;
 	ex->be = NULL;
 	if (retry && ex->attempts < (unsigned)rt->cfg.max_attempts && ex->n_tried < TABLE_MAX_ATTEMPTS) {
-		rt->n.retries++;
+		ROUTER_INC(rt->n.retries);
 		c->state = CLIENT_CONNECTING;
 		proxy_attempt(c, true);
 		return;

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # dew-router's operations (issue #9): the access log (gorouter's field order, every field
 # checked by a strict parser, hostile values escaped so a line stays one line, flushed every
-# second and at exit).
+# second and at exit), and workers: two event loops on one port (SO_REUSEPORT), both taking
+# connections, /metrics summed over them, router.greet answered once, the access log's lines
+# never interleaved, and SIGUSR1 draining both.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 dew_test_init router-ops 180
@@ -78,4 +80,80 @@ rt_get out app.example.com /last
 dew_stop "$router_PID"
 log=$(alog) || dew_fail "the access log does not parse after exit: $log"
 dew_assert_eq "$(rt_json "$log" 'j[-1]["request"]')" "GET /last HTTP/1.1" "the last request is written at exit"
+dew_stop "$bus_PID"
+
+# ---- workers --------------------------------------------------------------------------------
+# conns N PATH [HEADERS]: N requests, each on a new connection (so the kernel picks a listener for
+# each), 8 at a time; prints how many got a 200.
+conns() {
+	python3 - "$router_PORT" "$1" "$2" <<'PY'
+import socket, sys, concurrent.futures as cf
+port, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def one(i):
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n" % path).encode())
+    d = b""
+    while True:
+        x = s.recv(65536)
+        if not x:
+            break
+        d += x
+    s.close()
+    return d.startswith(b"HTTP/1.1 200") and (b"slow done" in d or "slow" not in path)
+with cf.ThreadPoolExecutor(8) as ex:
+    print(sum(ex.map(one, range(n))))
+PY
+}
+rt_start --workers 2 --access-log "$T/access2.log" --drain-wait 1s --drain-timeout 20s
+dew_assert_eq "$(rt_metric dew_router_workers)" 2 "two workers"
+rt_register "$be1_PORT" '["app.example.com"]' inst-w
+# /routes shows worker 0's table; worker 1 hears the same message on its own connection.
+deadline=$((SECONDS + 10))
+until [ "$(conns 20 /w)" = 20 ]; do
+	[ $SECONDS -lt $deadline ] || dew_fail "both workers never routed app.example.com"
+	sleep 0.1
+done
+dew_assert_eq "$(conns 200 /w)" 200 "200 requests on 200 connections, all served"
+w0=$(rt_metric 'dew_router_worker_connections_total{worker="0"}')
+w1=$(rt_metric 'dew_router_worker_connections_total{worker="1"}')
+[ "${w0:-0}" -gt 0 ] && [ "${w1:-0}" -gt 0 ] || dew_fail "connections by worker: $w0 and $w1"
+dew_ok "both workers took connections ($w0 and $w1)"
+dew_assert_eq "$(rt_metric dew_router_connections_total)" "$((w0 + w1))" "/metrics sums the workers' counters"
+[ "$(rt_metric dew_router_requests_total)" -ge 220 ] || dew_fail "requests: $(rt_metric dew_router_requests_total)"
+[ "$(rt_metric 'dew_router_responses_total{class="2xx"}')" -ge 220 ] || dew_fail "2xx: $(rt_metric 'dew_router_responses_total{class="2xx"}')"
+[ "$(rt_metric dew_router_request_duration_seconds_count)" -ge 220 ] || dew_fail "histogram count"
+dew_ok "requests, responses and the latency histogram summed over the workers"
+dew_assert_eq "$(rt_metric dew_router_registrations_total)" 1 "a registration counted once, not once per worker"
+out=$($RT_NATS request "$bus_PORT" router.greet '' --timeout 2 --count 5)
+dew_assert_eq "$(printf '%s\n' "$out" | grep -c id)" 1 "router.greet is answered once"
+deadline=$((SECONDS + 5))
+until [ "$(wc -l <"$T/access2.log")" -ge 220 ]; do
+	[ $SECONDS -lt $deadline ] || dew_fail "access log: $(wc -l <"$T/access2.log") lines"
+	sleep 0.1
+done
+log=$(python3 "$top_srcdir/tests/lib/router-accesslog.py" "$T/access2.log") || dew_fail "two workers' access log does not parse: $log"
+dew_ok "both workers' lines in one access log, none interleaved"
+
+# Drain: requests in flight on both workers finish, /health fails at once, then neither worker
+# accepts, and the process exits.
+conns 8 '/slow?ms=2500' >"$T/slow" &
+slow=$!
+deadline=$((SECONDS + 10))
+until [ "$(rt_metric dew_router_requests_in_flight)" = 8 ]; do
+	[ $SECONDS -lt $deadline ] || dew_fail "8 slow requests never in flight: $(rt_metric dew_router_requests_in_flight)"
+	sleep 0.05
+done
+kill -USR1 "$router_PID"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$router_STATUS_PORT/health")
+dew_assert_eq "$code" 503 "/health fails as soon as the drain starts"
+sleep 1.5
+refused=0
+for i in $(seq 20); do
+	curl -sS -o /dev/null --max-time 2 -H 'Host: app.example.com' "http://127.0.0.1:$router_PORT/" 2>/dev/null || refused=$((refused + 1))
+done
+dew_assert_eq "$refused" 20 "after drain_wait no worker accepts (20 new connections refused)"
+wait "$slow"
+dew_assert_eq "$(cat "$T/slow")" 8 "the 8 requests in flight complete during the drain"
+dew_wait_exit "$router_PID" 20 || dew_fail "the router did not exit after the drain"
+dew_ok "the router exits once every worker drained"
 dew_pass
