@@ -16,9 +16,10 @@
 
 #include "log.h"
 
-/* splitmix64: request ids must be unique, not secret, and cost no syscall. */
+/* splitmix64: request ids must be unique, not secret, and cost no syscall (nor printf). */
 static void proxy_request_id(struct router *rt, char out[DEW_UUID_LEN + 1])
 {
+	static const char hex[] = "0123456789abcdef";
 	uint64_t v[2];
 	for (int i = 0; i < 2; i++) {
 		uint64_t z = (rt->rng += 0x9e3779b97f4a7c15ULL);
@@ -26,10 +27,17 @@ static void proxy_request_id(struct router *rt, char out[DEW_UUID_LEN + 1])
 		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 		v[i] = z ^ (z >> 31);
 	}
-	snprintf(out, DEW_UUID_LEN + 1, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(v[0] >> 32),
-		 (unsigned)(v[0] >> 16) & 0xffff, (unsigned)v[0] & 0xfff,
-		 (unsigned)(0x8000 | ((v[1] >> 48) & 0x3fff)),
-		 (unsigned long long)(v[1] & 0xffffffffffffULL));
+	/* Version 4, variant 10: xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx. */
+	v[0] = (v[0] & ~0xf000ULL) | 0x4000ULL;
+	v[1] = (v[1] & ~(0xc000ULL << 48)) | (0x8000ULL << 48);
+	char *o = out;
+	for (int i = 0; i < 32; i++) {
+		if (i == 8 || i == 12 || i == 16 || i == 20)
+			*o++ = '-';
+		uint64_t w = v[i / 16];
+		*o++ = hex[(w >> (60 - 4 * (i % 16))) & 15];
+	}
+	*o = '\0';
 }
 
 static uint64_t proxy_wall_ms(void)

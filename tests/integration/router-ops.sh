@@ -61,6 +61,8 @@ dew_assert_eq "$(row 0 backend_addr)" "127.0.0.1:$be1_PORT" "the backend address
 dew_assert_eq "$(row 0 x_forwarded_for)|$(row 0 x_forwarded_proto)" "10.9.9.9, 127.0.0.1|http" \
 	"x_forwarded_for as sent on, x_forwarded_proto"
 dew_assert_eq "$(row 0 vcap_request_id)" "$rid" "vcap_request_id is the id echoed to the client"
+[[ $rid =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]] || dew_fail "request id shape: $rid"
+dew_ok "the request id is shaped like a UUID v4"
 dew_assert_eq "$(row 0 app_id) $(row 0 app_index) $(row 0 instance_id) $(row 0 x_cf_routererror)" \
 	"app-1 0 inst-ops -" "app_id, app_index, instance_id; no router error"
 rt_json "$log" 'j[0]["bytes_sent"]' | grep -qx '[1-9][0-9]*' || dew_fail "bytes_sent: $(row 0 bytes_sent)"
