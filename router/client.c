@@ -8,10 +8,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "alloc.h"
 #include "log.h"
-#include "parse.h"
 
 static void client_on_closed(uv_handle_t *h)
 {
@@ -25,7 +25,7 @@ static void client_on_closed(uv_handle_t *h)
 		rt->clients = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	rt->n_clients--;
+	ROUTER_DEC(rt->n_clients);
 	dew_buf_close(&c->in);
 	dew_buf_close(&c->cork);
 	dew_buf_close(&c->ex.head_bytes);
@@ -186,7 +186,7 @@ static void client_process(struct client *c)
 			break;
 		}
 		if (r < 0) {
-			c->rt->n.bad_requests++;
+			ROUTER_INC(c->rt->n.bad_requests);
 			dew_debug("client %s: %s", c->ip, h.why);
 			errors_respond(c, client_parse_errors[-r], true);
 			break;
@@ -281,7 +281,8 @@ static void client_on_connection(uv_stream_t *server, int status)
 	if (c->next)
 		c->next->prev = c;
 	rt->clients = c;
-	rt->n_clients++;
+	ROUTER_INC(rt->n_clients);
+	ROUTER_INC(rt->n.accepted);
 	uv_tcp_nodelay(&c->tcp, 1);
 	struct sockaddr_storage sa;
 	int salen = sizeof(sa);
@@ -297,26 +298,31 @@ static void client_on_connection(uv_stream_t *server, int status)
 	client_set_reading(c, true);
 }
 
-int client_listen(struct router *rt, const char *hostport, struct dew_error **err)
+int client_listen(struct router *rt, const struct sockaddr *addr, bool reuseport, struct dew_error **err)
 {
-	char *host = NULL;
-	int port, r;
-	if (dew_parse_hostport(hostport, &host, &port) < 0)
-		return dew_error_set(err, EINVAL, "listen: expected HOST:PORT, got `%s`", hostport);
-	struct sockaddr_storage sa;
-	r = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa)
-			      : uv_ip4_addr(host, port, (struct sockaddr_in *)&sa);
-	free(host);
+	char ip[64] = "?";
+	int port = ntohs(addr->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)addr)->sin6_port
+						     : ((const struct sockaddr_in *)addr)->sin_port);
+	uv_ip_name(addr, ip, sizeof(ip));
+	int r = uv_tcp_init_ex(rt->loop, &rt->listener, addr->sa_family);
 	if (r < 0)
-		return dew_error_set(err, EINVAL, "listen: `%s` is not an IP address and port", hostport);
-	uv_tcp_init(rt->loop, &rt->listener);
+		return dew_error_set(err, -r, "listen on %s port %d: %s", ip, port, uv_strerror(r));
 	rt->listener.data = rt;
 	rt->listening = true;
-	r = uv_tcp_bind(&rt->listener, (const struct sockaddr *)&sa, 0);
+	if (reuseport) {
+		/* Every worker binds the same address; the kernel spreads connections over them. */
+		uv_os_fd_t fd;
+		int one = 1;
+		r = uv_fileno((uv_handle_t *)&rt->listener, &fd);
+		if (r == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+			r = -errno;
+	}
+	if (r == 0)
+		r = uv_tcp_bind(&rt->listener, addr, 0);
 	if (r == 0)
 		r = uv_listen((uv_stream_t *)&rt->listener, 1024, client_on_connection);
 	if (r < 0)
-		return dew_error_set(err, -r, "listen on %s: %s", hostport, uv_strerror(r));
+		return dew_error_set(err, -r, "listen on %s port %d: %s", ip, port, uv_strerror(r));
 	return 0;
 }
 

@@ -67,14 +67,15 @@ void errors_respond(struct client *c, enum router_error e, bool close)
 	dew_buf_printf(b, "%s\r\n", close ? "Connection: close\r\n" : "");
 	if (!(ex->active && ex->req.is_head))
 		dew_buf_append(b, text, (size_t)body_len);
-	c->rt->n.router_errors++;
+	ROUTER_INC(c->rt->n.router_errors);
 	ex->status = errors_table[e].status;
 	ex->resp_started = true;
 	ex->bytes_out = (uint64_t)body_len;
+	ex->router_error = errors_table[e].code;
 	c->close_after = close;
 	client_write(c, b->data, b->len);
 	if (!ex->active)
-		c->rt->n.responses[ex->status / 100]++;
+		ROUTER_INC(c->rt->n.responses[ex->status / 100]);
 	proxy_settle(c);
 	ex->resp_started = false;
 	client_exchange_done(c);

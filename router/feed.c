@@ -4,7 +4,8 @@
  * the table (malformed messages are counted and dropped), router.start goes out at boot and on
  * every reconnect so that registrants send their routes at once, router.greet is answered the
  * same way, and a sweep prunes endpoints not refreshed within their threshold, except while the
- * bus is away (routes are then kept: nobody could have refreshed them).
+ * bus is away (routes are then kept: nobody could have refreshed them). Each worker runs its own
+ * feed on its own bus connection, into its own table.
  */
 #include <errno.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 
 static void feed_bad(struct router *rt, const char *subject, const char *why)
 {
-	rt->n.bad_messages++;
+	ROUTER_INC(rt->n.bad_messages);
 	/* A flood of garbage must not become a flood of log lines: 1, 2, 4, 8 … */
 	if ((rt->n.bad_messages & (rt->n.bad_messages - 1)) == 0)
 		dew_warn("%s: message dropped (%llu so far): %s", subject,
@@ -48,9 +49,9 @@ static void feed_on_route(struct dew_bus *bus, const struct dew_bus_msg *msg, vo
 			dew_debug("%s %s -> %s:%d", subject, m.uris[i], m.ep.ip, m.ep.port);
 	}
 	if (add)
-		rt->n.registrations++;
+		ROUTER_INC(rt->n.registrations);
 	else
-		rt->n.unregistrations++;
+		ROUTER_INC(rt->n.unregistrations);
 	regmsg_close(&m);
 }
 
@@ -110,7 +111,11 @@ static void feed_on_event(struct dew_bus *bus, enum dew_bus_event ev, const char
 			dew_notice("bus reconnected; pruning resumes");
 		}
 		rt->bus_connected = true;
-		feed_announce(rt);
+		/* Every worker has its own connection and table. One router.start at boot is
+		 * enough (every worker hears the registrations it causes); after a reconnection
+		 * each worker asks, since only it may have missed messages. */
+		if (rt->index == 0 || ev == DEW_BUS_RECONNECTED)
+			feed_announce(rt);
 		break;
 	case DEW_BUS_DISCONNECTED:
 		rt->bus_connected = false;
@@ -130,7 +135,7 @@ static void feed_on_prune(uv_timer_t *t)
 	if (!rt->bus_connected)
 		return;
 	size_t n = table_prune(&rt->table, uv_now(rt->loop));
-	rt->n.pruned += n;
+	ROUTER_ADD(rt->n.pruned, n);
 	if (n)
 		dew_info("pruned %zu stale endpoint(s)", n);
 }
@@ -168,7 +173,9 @@ int feed_start(struct router *rt, struct dew_error **err)
 		{ "router.unregister", feed_on_unregister },
 		{ "router.greet", feed_on_greet },
 	};
-	for (size_t i = 0; i < DEW_ARRAY_SIZE(subs); i++)
+	/* router.greet is answered once per router, by worker 0. */
+	size_t n_subs = rt->index == 0 ? DEW_ARRAY_SIZE(subs) : DEW_ARRAY_SIZE(subs) - 1;
+	for (size_t i = 0; i < n_subs; i++)
 		dew_bus_subscribe(rt->bus, subs[i].subject, NULL, subs[i].fn, rt);
 	uv_timer_init(rt->loop, &rt->prune_timer);
 	rt->prune_timer.data = rt;

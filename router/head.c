@@ -262,6 +262,27 @@ int head_request_check(const struct h1_head *h, struct head_request *r)
 	return 0;
 }
 
+/* Decimal digits without printf: heads are written on every request. */
+static void head_put_u64(struct dew_buf *out, uint64_t v)
+{
+	char d[20];
+	size_t n = sizeof(d);
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	dew_buf_append(out, d + n, sizeof(d) - n);
+}
+
+/* "Name: value\r\n" from a literal name (with ": ") and a NUL-terminated value. */
+static void head_put_field(struct dew_buf *out, const char *name_colon, size_t len, const char *value)
+{
+	dew_buf_append(out, name_colon, len);
+	dew_buf_puts(out, value);
+	dew_buf_append(out, "\r\n", 2);
+}
+#define HEAD_PUT(out, lit, value) head_put_field((out), lit, sizeof(lit) - 1, (value))
+
 static void head_field_out(struct dew_buf *out, const struct h1_field *f)
 {
 	dew_buf_append(out, f->name, f->name_len);
@@ -276,10 +297,11 @@ void head_request_write(struct dew_buf *out, const struct h1_head *h, const stru
 	dew_buf_reserve(out, 512 + r->target_len);
 	dew_buf_append(out, h->method, h->method_len);
 	dew_buf_putc(out, ' ');
-	if (r->target_len)
-		dew_buf_append(out, r->target, r->target_len);
-	else
+	/* An absolute-form target without a path ("http://a" or "http://a?q") has an empty path:
+	 * origin-form needs its "/" (RFC 9112 section 3.2.1). */
+	if (!r->target_len || (r->target[0] != '/' && r->target[0] != '*'))
 		dew_buf_putc(out, '/');
+	dew_buf_append(out, r->target, r->target_len);
 	dew_buf_puts(out, h->minor ? " HTTP/1.1\r\nHost: " : " HTTP/1.0\r\nHost: ");
 	dew_buf_append(out, r->authority, r->authority_len);
 	dew_buf_append(out, "\r\n", 2);
@@ -301,16 +323,22 @@ void head_request_write(struct dew_buf *out, const struct h1_head *h, const stru
 			dew_buf_append(out, ", ", 2);
 		}
 	}
-	dew_buf_printf(out, "%s\r\n", f->client_ip);
+	dew_buf_puts(out, f->client_ip);
+	dew_buf_append(out, "\r\n", 2);
 	if (!xfp)
-		dew_buf_printf(out, "X-Forwarded-Proto: %s\r\n", f->proto);
-	dew_buf_printf(out, "X-Request-Start: %" PRIu64 "\r\nX-Vcap-Request-Id: %s\r\n", f->start_ms,
-		       f->request_id);
+		HEAD_PUT(out, "X-Forwarded-Proto: ", f->proto);
+	dew_buf_puts(out, "X-Request-Start: ");
+	head_put_u64(out, f->start_ms);
+	dew_buf_append(out, "\r\n", 2);
+	HEAD_PUT(out, "X-Vcap-Request-Id: ", f->request_id);
 	if (f->be) {
-		dew_buf_printf(out, "X-CF-ApplicationID: %s\r\nX-CF-InstanceID: %s\r\n", f->be->app_id,
-			       f->be->instance_id);
-		if (f->be->instance_index >= 0)
-			dew_buf_printf(out, "X-CF-InstanceIndex: %" PRId64 "\r\n", f->be->instance_index);
+		HEAD_PUT(out, "X-CF-ApplicationID: ", f->be->app_id);
+		HEAD_PUT(out, "X-CF-InstanceID: ", f->be->instance_id);
+		if (f->be->instance_index >= 0) {
+			dew_buf_puts(out, "X-CF-InstanceIndex: ");
+			head_put_u64(out, (uint64_t)f->be->instance_index);
+			dew_buf_append(out, "\r\n", 2);
+		}
 	}
 	if (r->upgrade) {
 		dew_buf_puts(out, "Connection: Upgrade\r\nUpgrade: ");
@@ -402,9 +430,9 @@ static void head_sticky_out(struct dew_buf *out, const struct h1_field *f, const
 			p++;
 		const char *next = memchr(p, ';', (size_t)(end - p));
 		size_t len = (size_t)((next ? next : end) - p);
-		size_t nlen = strcspn(p, "=;");
-		if (nlen > len)
-			nlen = len;
+		/* The value is not NUL-terminated: the attribute name ends at '=' or at len. */
+		const char *eq = memchr(p, '=', len);
+		size_t nlen = eq ? (size_t)(eq - p) : len;
 		for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
 			if (nlen == strlen(copied[i]) && strncasecmp(p, copied[i], nlen) == 0) {
 				dew_buf_puts(out, "; ");
@@ -424,7 +452,20 @@ void head_response_write(struct dew_buf *out, const struct h1_head *h, const str
 		if (H1_NAME_IS(&h->fields[i], "connection"))
 			conn[n_conn++] = &h->fields[i];
 	dew_buf_reserve(out, 256);
-	dew_buf_printf(out, "HTTP/1.1 %03d ", h->status);
+	char status[] = { 'H',
+			  'T',
+			  'T',
+			  'P',
+			  '/',
+			  '1',
+			  '.',
+			  '1',
+			  ' ',
+			  (char)('0' + h->status / 100 % 10),
+			  (char)('0' + h->status / 10 % 10),
+			  (char)('0' + h->status % 10),
+			  ' ' };
+	dew_buf_append(out, status, sizeof(status));
 	dew_buf_append(out, h->reason, h->reason_len);
 	dew_buf_append(out, "\r\n", 2);
 	const struct h1_field *sticky = NULL;
@@ -444,7 +485,7 @@ void head_response_write(struct dew_buf *out, const struct h1_head *h, const str
 	if (sticky)
 		head_sticky_out(out, sticky, rp->instance_id);
 	if (rp->request_id)
-		dew_buf_printf(out, "X-Vcap-Request-Id: %s\r\n", rp->request_id);
+		HEAD_PUT(out, "X-Vcap-Request-Id: ", rp->request_id);
 	if (resp->upgraded)
 		dew_buf_puts(out, "Connection: Upgrade\r\n");
 	else if (rp->close)

@@ -150,7 +150,10 @@ static int h1_parse(const char *buf, size_t len, const struct h1_limits *lim, st
 	}
 	int r = h1_line(buf, len, &pos, &line, &n, h);
 	if (r <= 0) {
-		if (r == 0 && request && len - pos > lim->max_line)
+		/* A CR last is the line's end arriving, not a byte of the line: the verdict must not
+		 * depend on where the stream was cut. */
+		size_t have = len - pos - (len > pos && buf[len - 1] == '\r');
+		if (r == 0 && request && have > lim->max_line)
 			return h1_fail(h, H1_LINE_TOO_LONG, "request line too long");
 		if (r == 0 && len > lim->max_head)
 			return h1_fail(h, H1_HEAD_TOO_LARGE, "head too large");

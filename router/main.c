@@ -5,13 +5,16 @@
  * once, SIGUSR1 drains. router.h maps the other files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "log.h"
+#include "parse.h"
 #include "proxy.h"
 
 static const char *const main_lb_modes[] = { "round-robin", "least-connection", NULL };
@@ -65,6 +68,9 @@ static const struct dew_conf_key router_keys[] = {
 	K("drain_timeout", DEW_CONF_DURATION, drain_timeout_ms, "60s", 0, 3600000,
 	  "SIGUSR1: then requests in flight get this long to finish"),
 	K("access_log", DEW_CONF_STRING, access_log, NULL, 0, 0, "append one line per request to this file"),
+	K("workers", DEW_CONF_INT, workers, "0", 0, 256,
+	  "event loops (threads), each with its own listener (SO_REUSEPORT), bus connection and table; 0: "
+	  "one per core"),
 };
 #undef K
 
@@ -79,8 +85,7 @@ static const struct dew_daemon_info router_info = {
 
 static void main_on_access_flush(uv_timer_t *t)
 {
-	struct router *rt = t->data;
-	fflush(rt->access_log);
+	ops_access_flush(t->data);
 }
 
 void router_shutdown(struct router *rt)
@@ -94,10 +99,17 @@ void router_shutdown(struct router *rt)
 	hmap_foreach(&rt->table.backends, n, tmp) upstream_pool_drop((struct backend *)n);
 	feed_stop(rt);
 	uv_close((uv_handle_t *)&rt->drain_timer, NULL);
-	uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
-	if (rt->access_log)
+	if (rt->access_fd >= 0) {
+		ops_access_flush(rt);
 		uv_close((uv_handle_t *)&rt->flush_timer, NULL);
-	dew_daemon_close(&rt->daemon);
+	}
+	if (rt->index == 0) {
+		workers_command(rt, WORKER_STOP);
+		uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
+		dew_daemon_close(&rt->daemon);
+	} else {
+		workers_close_command(rt);
+	}
 }
 
 static void main_on_stop(struct dew_daemon *d, int signum)
@@ -119,13 +131,9 @@ static const struct dew_http_route main_status_routes[] = {
 	{ .method = "GET", .pattern = "/routes", .on_request = ops_routes },
 };
 
-static int main_setup(struct router *rt, struct dew_error **err)
+int router_setup(struct router *rt, const struct sockaddr *addr, struct dew_error **err)
 {
 	struct router_config *cfg = &rt->cfg;
-	if (cfg->id)
-		snprintf(rt->id, sizeof(rt->id), "%s", cfg->id);
-	else
-		dew_uuid4(rt->id);
 	rt->rng = dew_random_u64();
 	rt->limits = (struct h1_limits){ .max_head = cfg->max_header_bytes,
 					 .max_line = (size_t)cfg->max_request_line,
@@ -136,23 +144,78 @@ static int main_setup(struct router *rt, struct dew_error **err)
 	table_init(&rt->table, cfg->prune_threshold_ms,
 		   cfg->load_balancing ? TABLE_LB_LEAST_CONN : TABLE_LB_ROUND_ROBIN);
 	dew_histogram_init(&rt->latency, main_latency_bounds, DEW_ARRAY_SIZE(main_latency_bounds));
+	uv_mutex_init(&rt->stats_lock);
 	uv_timer_init(rt->loop, &rt->drain_timer);
 	rt->drain_timer.data = rt;
-	uv_signal_init(rt->loop, &rt->sig_usr1);
-	rt->sig_usr1.data = rt;
-	uv_signal_start(&rt->sig_usr1, main_on_usr1, SIGUSR1);
-	if (cfg->access_log) {
-		rt->access_log = fopen(cfg->access_log, "ae");
-		if (!rt->access_log)
-			return dew_error_set(err, errno, "access_log %s: %s", cfg->access_log,
-					     strerror(errno));
-		setvbuf(rt->access_log, NULL, _IOFBF, 64 * 1024);
+	rt->access_fd = rt->main->access_fd;
+	if (rt->access_fd >= 0) {
 		uv_timer_init(rt->loop, &rt->flush_timer);
 		rt->flush_timer.data = rt;
 		uv_timer_start(&rt->flush_timer, main_on_access_flush, 1000, 1000);
 	}
-	if (client_listen(rt, cfg->core.listen, err) < 0 || feed_start(rt, err) < 0)
+	if (client_listen(rt, addr, rt->main->n_workers > 1, err) < 0 || feed_start(rt, err) < 0)
 		return -1;
+	return 0;
+}
+
+void router_free(struct router *rt)
+{
+	if (rt->index != 0)
+		uv_loop_close(rt->loop);
+	rt->table.on_unused = NULL;
+	table_close(&rt->table);
+	dew_histogram_close(&rt->latency);
+	uv_mutex_destroy(&rt->stats_lock);
+	dew_buf_close(&rt->scratch);
+	if (rt->access_fd >= 0)
+		ops_access_flush(rt);
+	dew_buf_close(&rt->access_buf);
+	free(rt->resp_fields);
+}
+
+/* Worker 0 (this thread): the id, the access log, SIGUSR1, its own set-up, then the others. */
+static int main_setup(struct router *rt, struct dew_error **err)
+{
+	struct router_config *cfg = &rt->cfg;
+	if (cfg->id)
+		snprintf(rt->id, sizeof(rt->id), "%s", cfg->id);
+	else
+		dew_uuid4(rt->id);
+	rt->access_fd = -1;
+	if (cfg->access_log) {
+		rt->access_fd = open(cfg->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (rt->access_fd < 0)
+			return dew_error_set(err, errno, "access_log %s: %s", cfg->access_log,
+					     strerror(errno));
+	}
+	uv_signal_init(rt->loop, &rt->sig_usr1);
+	rt->sig_usr1.data = rt;
+	uv_signal_start(&rt->sig_usr1, main_on_usr1, SIGUSR1);
+	rt->n_workers = cfg->workers > 0 ? (size_t)cfg->workers : uv_available_parallelism();
+	rt->workers = xcalloc(rt->n_workers, sizeof(*rt->workers));
+	rt->workers[0] = rt;
+	char *host = NULL;
+	int port, r;
+	if (dew_parse_hostport(cfg->core.listen, &host, &port) < 0)
+		return dew_error_set(err, EINVAL, "listen: expected HOST:PORT, got `%s`", cfg->core.listen);
+	struct sockaddr_storage sa;
+	r = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa)
+			      : uv_ip4_addr(host, port, (struct sockaddr_in *)&sa);
+	free(host);
+	if (r < 0)
+		return dew_error_set(err, EINVAL, "listen: `%s` is not an IP address and port",
+				     cfg->core.listen);
+	if (router_setup(rt, (const struct sockaddr *)&sa, err) < 0)
+		return -1;
+	/* The others bind the port worker 0 got (port 0 asks for any). */
+	int len = sizeof(sa);
+	r = uv_tcp_getsockname(&rt->listener, (struct sockaddr *)&sa, &len);
+	if (r < 0)
+		return dew_error_set(err, -r, "listen: %s", uv_strerror(r));
+	if (workers_start(rt, (const struct sockaddr *)&sa, err) < 0)
+		return -1;
+	if (rt->n_workers > 1)
+		dew_info("%zu workers", rt->n_workers);
 	return 0;
 }
 
@@ -174,6 +237,7 @@ int main(int argc, char **argv)
 	rt->daemon.data = rt;
 	rt->daemon.on_stop = main_on_stop;
 	rt->loop = uv_default_loop();
+	rt->main = rt;
 	const struct dew_status_source src = {
 		.metrics = ops_metrics,
 		.healthy = ops_healthy,
@@ -188,14 +252,11 @@ int main(int argc, char **argv)
 	}
 	dew_info("routing on %s (id %s)", rt->cfg.core.listen, rt->id);
 	uv_run(rt->loop, UV_RUN_DEFAULT);
+	workers_join(rt);
 	uv_loop_close(rt->loop);
-	rt->table.on_unused = NULL;
-	table_close(&rt->table);
-	dew_histogram_close(&rt->latency);
-	dew_buf_close(&rt->scratch);
-	free(rt->resp_fields);
-	if (rt->access_log)
-		fclose(rt->access_log);
+	router_free(rt);
+	if (rt->access_fd >= 0)
+		close(rt->access_fd);
 	dew_daemon_free(&rt->daemon);
 	free(rt);
 	dew_info("stopped");

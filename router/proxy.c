@@ -16,9 +16,10 @@
 
 #include "log.h"
 
-/* splitmix64: request ids must be unique, not secret, and cost no syscall. */
+/* splitmix64: request ids must be unique, not secret, and cost no syscall (nor printf). */
 static void proxy_request_id(struct router *rt, char out[DEW_UUID_LEN + 1])
 {
+	static const char hex[] = "0123456789abcdef";
 	uint64_t v[2];
 	for (int i = 0; i < 2; i++) {
 		uint64_t z = (rt->rng += 0x9e3779b97f4a7c15ULL);
@@ -26,10 +27,17 @@ static void proxy_request_id(struct router *rt, char out[DEW_UUID_LEN + 1])
 		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 		v[i] = z ^ (z >> 31);
 	}
-	snprintf(out, DEW_UUID_LEN + 1, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(v[0] >> 32),
-		 (unsigned)(v[0] >> 16) & 0xffff, (unsigned)v[0] & 0xfff,
-		 (unsigned)(0x8000 | ((v[1] >> 48) & 0x3fff)),
-		 (unsigned long long)(v[1] & 0xffffffffffffULL));
+	/* Version 4, variant 10: xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx. */
+	v[0] = (v[0] & ~0xf000ULL) | 0x4000ULL;
+	v[1] = (v[1] & ~(0xc000ULL << 48)) | (0x8000ULL << 48);
+	char *o = out;
+	for (int i = 0; i < 32; i++) {
+		if (i == 8 || i == 12 || i == 16 || i == 20)
+			*o++ = '-';
+		uint64_t w = v[i / 16];
+		*o++ = hex[(w >> (60 - 4 * (i % 16))) & 15];
+	}
+	*o = '\0';
 }
 
 static uint64_t proxy_wall_ms(void)
@@ -49,11 +57,13 @@ void proxy_settle(struct client *c)
 	}
 	if (ex->active) {
 		ex->active = false;
-		rt->n_active--;
-		rt->n.responses[ex->status >= 100 && ex->status < 600 ? ex->status / 100 : 0]++;
-		double secs = (double)(uv_now(rt->loop) - ex->start_ms) / 1000.0;
+		ROUTER_DEC(rt->n_active);
+		ROUTER_INC(rt->n.responses[ex->status >= 100 && ex->status < 600 ? ex->status / 100 : 0]);
+		double secs = (double)(uv_hrtime() - ex->start_ns) / 1e9;
+		uv_mutex_lock(&rt->stats_lock);
 		dew_histogram_observe(&rt->latency, secs);
-		if (rt->access_log)
+		uv_mutex_unlock(&rt->stats_lock);
+		if (rt->access_fd >= 0)
 			ops_access_log(rt, c, ex->status, ex->bytes_out, secs);
 	}
 	if (ex->be)
@@ -150,15 +160,16 @@ void proxy_begin(struct client *c, const struct h1_head *h, int len)
 	ex->active = true;
 	ex->attempts = 0;
 	ex->status = 0;
-	ex->bytes_out = 0;
+	ex->bytes_in = ex->bytes_out = 0;
+	ex->router_error = NULL;
 	ex->req_head_sent = ex->resp_head_done = ex->resp_started = ex->upstream_reusable = false;
-	ex->start_ms = uv_now(rt->loop);
-	rt->n_active++;
-	rt->n.requests++;
+	ex->start_ns = uv_hrtime();
+	ROUTER_INC(rt->n_active);
+	ROUTER_INC(rt->n.requests);
 	proxy_request_id(rt, ex->request_id);
 	int st = head_request_check(&ex->h, &ex->req);
 	if (st) {
-		rt->n.bad_requests++;
+		ROUTER_INC(rt->n.bad_requests);
 		dew_debug("client %s: %s", c->ip, ex->req.why);
 		body_init(&ex->req_body, BODY_NONE, 0);
 		errors_respond(c, proxy_check_error(&ex->req, st), true);
@@ -221,7 +232,7 @@ size_t proxy_client_data(struct client *c, const char *p, size_t len)
 		return 0;
 	ssize_t n = body_feed(&ex->req_body, p, len);
 	if (n < 0) {
-		c->rt->n.bad_requests++;
+		ROUTER_INC(c->rt->n.bad_requests);
 		if (ex->resp_started)
 			client_close(c);
 		else
@@ -232,6 +243,7 @@ size_t proxy_client_data(struct client *c, const char *p, size_t len)
 		client_close(c);
 		return len;
 	}
+	ex->bytes_in += (uint64_t)n;
 	if (ex->req_body.done) {
 		if (!ex->resp_head_done)
 			client_response_timer(c, true);
@@ -281,7 +293,7 @@ static void proxy_relay(struct client *c, const char *p, size_t len)
 static void proxy_tunnel(struct client *c)
 {
 	struct exchange *ex = &c->ex;
-	c->rt->n.upgrades++;
+	ROUTER_INC(c->rt->n.upgrades);
 	c->state = CLIENT_TUNNEL;
 	c->close_after = true;
 	client_response_timer(c, false);
@@ -414,7 +426,7 @@ void proxy_upstream_failed(struct client *c, int status, bool connecting, bool s
 	be->in_flight--;
 	ex->be = NULL;
 	if (retry && ex->attempts < (unsigned)rt->cfg.max_attempts && ex->n_tried < TABLE_MAX_ATTEMPTS) {
-		rt->n.retries++;
+		ROUTER_INC(rt->n.retries);
 		c->state = CLIENT_CONNECTING;
 		proxy_attempt(c, true);
 		return;

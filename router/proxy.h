@@ -38,9 +38,11 @@ struct exchange {
 	bool active; /* counted in rt->n_active */
 	unsigned attempts;
 	char request_id[DEW_UUID_LEN + 1];
-	uint64_t start_ms; /* loop time */
+	uint64_t start_ns; /* uv_hrtime() at the head: response_time and the latency histogram */
 	int status;
+	uint64_t bytes_in; /* request body bytes forwarded */
 	uint64_t bytes_out;
+	const char *router_error; /* X-Cf-Routererror of the router's own answer, or NULL */
 };
 
 struct client {

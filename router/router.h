@@ -5,8 +5,14 @@
  * client.c: client connections (accept, read, timers, close). proxy.c: one request's trip
  * through a backend (retries, streaming, upgrades). upstream.c: backend connections and their
  * idle pools. conn.c: socket writes with backpressure. errors.c: the router's own responses.
- * ops.c: /health, /metrics, /routes, drain, access log. The pure parts: table.c, http1.c,
- * head.c, body.c, regmsg.c. Everything runs on one loop thread.
+ * ops.c: /health, /metrics, /routes, drain, access log. workers.c: the worker threads. The pure
+ * parts: table.c, http1.c, head.c, body.c, regmsg.c, accesslog.c.
+ *
+ * A struct router is one worker: its own loop, listener (SO_REUSEPORT), bus connection, routing
+ * table, backend pools and counters; nothing of it is touched by another thread on the request
+ * path. Worker 0 runs on the main thread and also holds the daemon core (status listener,
+ * signals): /metrics there reads the other workers' counters (single writer, relaxed atomics)
+ * and their latency histograms (under each worker's stats_lock).
  */
 #ifndef ROUTER_ROUTER_H
 #define ROUTER_ROUTER_H
@@ -52,6 +58,7 @@ struct router_config {
 	uint64_t drain_wait_ms;
 	uint64_t drain_timeout_ms;
 	char *access_log;
+	int64_t workers; /* 0: one per core */
 };
 
 struct router_counters {
@@ -68,6 +75,18 @@ struct router_counters {
 	uint64_t backend_reuses;
 	uint64_t connect_failures;
 	uint64_t router_errors; /* responses made by the router itself */
+	uint64_t accepted;	/* client connections accepted */
+};
+
+/* Counters and gauges have one writer (their worker) and are read by /metrics on worker 0. */
+#define ROUTER_ADD(lv, n) __atomic_store_n(&(lv), (lv) + (n), __ATOMIC_RELAXED)
+#define ROUTER_INC(lv) ROUTER_ADD(lv, 1)
+#define ROUTER_DEC(lv) __atomic_store_n(&(lv), (lv)-1, __ATOMIC_RELAXED)
+#define ROUTER_LOAD(lv) __atomic_load_n(&(lv), __ATOMIC_RELAXED)
+
+enum worker_command {
+	WORKER_DRAIN = 1,
+	WORKER_STOP = 2,
 };
 
 struct client;
@@ -92,10 +111,23 @@ struct router {
 	size_t n_clients;
 	size_t n_active; /* requests in flight */
 	struct router_counters n;
-	struct dew_histogram latency;
+	struct dew_histogram latency; /* under stats_lock */
+	uv_mutex_t stats_lock;
 	struct h1_limits limits;
-	FILE *access_log;
-	uv_timer_t flush_timer; /* flushes the access log every second */
+	int access_fd;		   /* O_APPEND, shared by the workers; -1: no access log */
+	struct dew_buf access_buf; /* whole lines waiting for a write */
+	uv_timer_t flush_timer;	   /* writes the access log every second */
+	/* workers.c */
+	unsigned index;		 /* 0: the main thread's worker */
+	struct router **workers; /* worker 0: every worker, [0] itself; others: NULL */
+	size_t n_workers;
+	struct router *main; /* worker 0 */
+	uv_thread_t thread;
+	uv_async_t cmd_async; /* worker 0 tells the others to drain or stop */
+	uv_mutex_t cmd_lock;
+	bool cmd_open; /* cmd_async may be sent to (under cmd_lock) */
+	int cmd;       /* enum worker_command bits (under cmd_lock) */
+	bool finished; /* the worker's loop ended (atomic) */
 	struct h1_limits resp_limits;
 	struct h1_field *resp_fields; /* response heads are parsed one at a time */
 	struct dew_buf scratch;	      /* heads being written */
@@ -114,7 +146,8 @@ void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 size_t conn_queued(const uv_stream_t *s);
 
 /* client.c */
-int client_listen(struct router *rt, const char *hostport, struct dew_error **err);
+/* Listen on addr; with reuseport, SO_REUSEPORT first so that every worker can bind it. */
+int client_listen(struct router *rt, const struct sockaddr *addr, bool reuseport, struct dew_error **err);
 int client_port(struct router *rt);
 void client_stop_listening(struct router *rt);
 /* Close every client connection (now: stopping; idle ones only: draining). */
@@ -124,8 +157,26 @@ void client_close_all(struct router *rt, bool idle_only);
 int feed_start(struct router *rt, struct dew_error **err);
 void feed_stop(struct router *rt);
 
-/* main.c: close everything so the loop ends (SIGTERM, or the end of a drain). */
+/* main.c: close everything of this worker so its loop ends (SIGTERM, or the end of a drain);
+ * worker 0 also closes the daemon core. */
 void router_shutdown(struct router *rt);
+/* main.c: a worker's loop, table, timers, access log buffer, listener and bus feed. */
+int router_setup(struct router *rt, const struct sockaddr *addr, struct dew_error **err);
+/* main.c: free what router_setup made, once the worker's loop has ended. */
+void router_free(struct router *rt);
+
+/* workers.c */
+/* The other workers (cfg.workers - 1 of them), set up on this thread, then each started on its
+ * own thread. addr is where worker 0 listens (its port resolved). */
+int workers_start(struct router *rt0, const struct sockaddr *addr, struct dew_error **err);
+/* Worker 0: tell every other worker to drain or stop. */
+void workers_command(struct router *rt0, enum worker_command cmd);
+/* Worker 0: every other worker's loop has ended. */
+bool workers_finished(const struct router *rt0);
+/* Worker 0, after its loop: wait for the other threads and free them. */
+void workers_join(struct router *rt0);
+/* Worker i: close the command handle so the loop can end. */
+void workers_close_command(struct router *rt);
 
 /* ops.c */
 void ops_metrics(struct dew_buf *out, void *data);
@@ -133,5 +184,7 @@ bool ops_healthy(const char **reason, void *data);
 void ops_routes(struct dew_http_req *req);
 void ops_drain_start(struct router *rt);
 void ops_access_log(struct router *rt, const struct client *c, int status, uint64_t bytes_sent, double secs);
+/* Write the whole lines buffered so far (one write(2): lines of workers never interleave). */
+void ops_access_flush(struct router *rt);
 
 #endif

@@ -94,7 +94,7 @@ static void upstream_on_timer(uv_timer_t *t)
 		upstream_close(up);
 		return;
 	}
-	up->rt->n.connect_failures++;
+	ROUTER_INC(up->rt->n.connect_failures);
 	upstream_fail(up, UV_ETIMEDOUT);
 }
 
@@ -104,7 +104,7 @@ static void upstream_on_connect(uv_connect_t *req, int status)
 	if (up->closing)
 		return;
 	if (status < 0) {
-		up->rt->n.connect_failures++;
+		ROUTER_INC(up->rt->n.connect_failures);
 		upstream_fail(up, status);
 		return;
 	}
@@ -142,7 +142,7 @@ static int upstream_connect(struct upstream *up)
 	if (r < 0)
 		return r;
 	uv_timer_start(&up->timer, upstream_on_timer, up->rt->cfg.connect_timeout_ms, 0);
-	up->rt->n.backend_connects++;
+	ROUTER_INC(up->rt->n.backend_connects);
 	return 0;
 }
 
@@ -162,13 +162,13 @@ struct upstream *upstream_get(struct router *rt, struct backend *be, struct clie
 		up->reused = true;
 		up->client = c;
 		up->got_bytes = false;
-		rt->n.backend_reuses++;
+		ROUTER_INC(rt->n.backend_reuses);
 		return up;
 	}
 	up = upstream_new(rt, be);
 	up->client = c;
 	if (upstream_connect(up) < 0) {
-		rt->n.connect_failures++;
+		ROUTER_INC(rt->n.connect_failures);
 		uv_timer_start(&up->timer, upstream_on_idle_fail, 0, 0);
 	}
 	return up;

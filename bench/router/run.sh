@@ -72,7 +72,7 @@ for _ in $(seq 100); do [ -s "$T/bus.port" ] && break; sleep 0.05; done
 BUS=$(cat "$T/bus.port")
 "$DEW_ROUTER" --bus "nats://127.0.0.1:$BUS" --listen 127.0.0.1:0 --port-file "$T/router.port" \
 	--status-listen 127.0.0.1:0 --status-port-file "$T/router.sport" --ready-file "$T/router.ready" \
-	--log-level warning >"$T/router.log" 2>&1 &
+	--log-level warning --workers 1 >"$T/router.log" 2>&1 &
 ROUTER_PID=$!
 PIDS+=($ROUTER_PID)
 for _ in $(seq 200); do [ -e "$T/router.ready" ] && break; sleep 0.05; done

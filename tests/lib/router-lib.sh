@@ -8,13 +8,15 @@ export PYTHONPATH="$top_srcdir/tests/lib${PYTHONPATH:+:$PYTHONPATH}"
 RT_PASSWORD=test-secret
 
 # rt_start [ROUTER ARGS...]: dew-bus and dew-router; sets bus_PORT, router_PORT, router_STATUS_PORT.
+# One worker unless ARGS say otherwise: round-robin cursors, in-flight counts, pools and /routes
+# are per worker, and most checks count on one of each.
 rt_start() {
 	[ -x "$top_builddir/router/dew-router" ] || dew_fail "dew-router not built"
 	command -v python3 >/dev/null || dew_skip "python3 is not installed"
 	command -v curl >/dev/null || dew_skip "curl is not installed"
 	dew_start_daemon bus "$top_builddir/bus/dew-bus"
 	dew_start_daemon router "$top_builddir/router/dew-router" --bus "nats://127.0.0.1:$bus_PORT" \
-		--routes-password "$RT_PASSWORD" "$@"
+		--routes-password "$RT_PASSWORD" --workers 1 "$@"
 }
 
 # rt_backend NAME: a test backend; sets NAME_PORT.

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of router/head.h: request checks (smuggling), the forwarded heads, sticky cookies. */
 #include <string.h>
+#include <stdlib.h>
 
+#include "alloc.h"
 #include "head.h"
 #include "tap.h"
 
@@ -110,6 +112,47 @@ static void test_forward(void)
 	head_request_write(&out, &h, &r, &f);
 	tap_has_str(out.data, "Content-Length: 2\r\n", "Content-Length kept whatever Connection names");
 	dew_buf_close(&out);
+
+	/* Found by fuzz-router-http1: an absolute form without a path went on as "GET ?q". */
+	static const struct {
+		const char *in, *line;
+	} no_path[] = {
+		{ "GET http://a.com?q=1 HTTP/1.1\r\nHost: a.com\r\n\r\n", "GET /?q=1 HTTP/1.1\r\n" },
+		{ "GET http://a.com HTTP/1.1\r\nHost: a.com\r\n\r\n", "GET / HTTP/1.1\r\n" },
+	};
+	for (size_t i = 0; i < sizeof(no_path) / sizeof(no_path[0]); i++) {
+		check(no_path[i].in, &h, &r);
+		head_request_write(&out, &h, &r, &f);
+		tap_ok(strncmp(out.data, no_path[i].line, strlen(no_path[i].line)) == 0,
+		       "an absolute form without a path is sent with \"/\" first (%zu)", i);
+		dew_buf_close(&out);
+	}
+}
+
+/*
+ * Found by fuzz-router-http1: a Set-Cookie whose last attribute has no '=' was scanned with
+ * strcspn past the end of the head (heads are not NUL-terminated). The head is in a buffer of
+ * its exact size here, so the sanitizer build sees any read past it.
+ */
+static void test_sticky_unterminated(const struct head_request *r)
+{
+	static const char text[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nSet-Cookie: JSESSIONID=1; Secure\r\n\r\n";
+	size_t len = sizeof(text) - 1;
+	char *in = xmalloc(len);
+	memcpy(in, text, len);
+	static struct h1_field rf[4];
+	struct h1_head h = { .fields = rf };
+	struct head_response resp;
+	tap_is_int(h1_parse_response(in, len, &lim, &h), (int)len, "a head with no NUL after it");
+	head_response_check(&h, r, &resp);
+	struct head_reply rp = { .request_id = "rid", .sticky_names = "JSESSIONID", .instance_id = "inst-1" };
+	struct dew_buf out = DEW_BUF_INIT;
+	head_response_write(&out, &h, &resp, &rp);
+	tap_has_str(out.data, "Set-Cookie: __VCAP_ID__=inst-1; Path=/; HttpOnly; Secure\r\n",
+		    "a last attribute without '=' is copied, and nothing past the head is read");
+	dew_buf_close(&out);
+	free(in);
 }
 
 static void test_response(void)
@@ -146,6 +189,7 @@ static void test_response(void)
 	in = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
 	h1_parse_response(in, strlen(in), &lim, &h);
 	tap_is_int(head_response_check(&h, &r, &resp), -1, "101 to a plain request is refused");
+	test_sticky_unterminated(&r);
 }
 
 int main(void)

@@ -52,6 +52,15 @@ static void test_requests(void)
 	memcpy(big, "GET /", 5);
 	big[sizeof(big) - 1] = '\0';
 	tap_is_int(req(big, &h), H1_LINE_TOO_LONG, "a long request line without its end: 414 at once");
+	/* Found by fuzz-router-http1: a request line of exactly max_line bytes whose CR arrived
+	 * without its LF was refused with 414, though the whole line is accepted. */
+	char exact[256] = "GET /";
+	memset(exact + 5, 'a', 128 - 14);
+	strcpy(exact + 128 - 9, " HTTP/1.1\r");
+	tap_is_int(req(exact, &h), H1_INCOMPLETE,
+		   "a max_line request line up to its CR: incomplete, not 414");
+	strcat(exact, "\n\r\n");
+	tap_is_int(req(exact, &h), 128 + 4, "… and accepted once whole");
 	char many[1024] = "GET / HTTP/1.1\r\n";
 	for (int i = 0; i < 17; i++)
 		strcat(many, "A: b\r\n");
