@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The controller's store (issue #7, DESIGN.md section 6): users, tokens, apps and routes.
- * Callers see only this interface; store-sqlite.c and store-sqlite-apps.c implement it on SQLite (WAL, busy timeout,
- * foreign keys, versioned migrations run by store_open), and a PostgreSQL backend for several
- * controllers can implement the same functions later. Every call is synchronous and runs on
- * the caller's thread; one struct store is used by one thread at a time.
+ * Callers see only this interface; store-sqlite.c and store-sqlite-apps.c implement it on
+ * SQLite (WAL, busy timeout, foreign keys, versioned migrations run by store_open), and a
+ * PostgreSQL backend for several controllers can implement the same functions later. Every call
+ * is synchronous and runs on the caller's thread; one struct store is used by one thread at a
+ * time.
  *
  * Errors: 0 on success; -ENOENT not found; -EEXIST a uniqueness rule (user name, app name per
  * owner, route host); -ESTALE an update whose expected revision is not the stored one (these
