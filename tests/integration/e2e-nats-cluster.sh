@@ -20,7 +20,8 @@ e2e_start
 dew_clients() {
 	nats_mon "$1" "connz?limit=1024" '" ".join(sorted(c.get("name", "") for c in j.get("connections", []) if c.get("name", "").startswith("dew-")))'
 }
-ALL="dew-controller dew-dea dew-dea dew-healthd dew-router"
+# The router's two workers (e2e-lib.sh) each have their own connection.
+ALL="dew-controller dew-dea dew-dea dew-healthd dew-router dew-router"
 # everywhere: the dew daemons connected to any node, sorted, on one line.
 everywhere() {
 	echo $(dew_clients 1) $(dew_clients 2) $(dew_clients 3) | tr ' ' '\n' | sed '/^$/d' | sort | tr '\n' ' ' | sed 's/ $//'

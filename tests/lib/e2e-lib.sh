@@ -143,7 +143,9 @@ e2e__start_dea() {
 }
 
 e2e__start_router() {
-	e2e__daemon router "$top_builddir/router/dew-router" --bus "$BUS_URL" --routes-password "$RT_PASSWORD"
+	# Two workers, as a 2-core node runs by default (workers = cores), whatever this machine has.
+	e2e__daemon router "$top_builddir/router/dew-router" --bus "$BUS_URL" --routes-password "$RT_PASSWORD" \
+		--workers 2
 }
 
 e2e__start_hm() {
