@@ -161,7 +161,20 @@ static void entry_push(struct dea_entry *e, struct inst *i)
 	e->v[e->n++] = *i;
 }
 
-int actual_heartbeat(struct actual *a, const json_t *msg, uint64_t now_ms, struct dew_error **err)
+/* Add to risen the droplet of each instance of v that is RUNNING and was not before on e. */
+static void note_risen(const struct dea_entry *e, const struct inst *v, size_t n, json_t *risen)
+{
+	json_auto_t *was = json_object(); /* the ids RUNNING before, hashed: one pass each */
+	for (size_t j = 0; j < e->n; j++)
+		if (e->v[j].state == ACTUAL_RUNNING)
+			json_object_set_new(was, e->v[j].instance, json_true());
+	for (size_t j = 0; j < n; j++)
+		if (v[j].state == ACTUAL_RUNNING && !json_object_get(was, v[j].instance))
+			json_object_set_new(risen, v[j].droplet, json_true());
+}
+
+int actual_heartbeat(struct actual *a, const json_t *msg, uint64_t now_ms, json_t *risen,
+		     struct dew_error **err)
 {
 	const char *dea;
 	json_t *list, *o;
@@ -190,6 +203,8 @@ int actual_heartbeat(struct actual *a, const json_t *msg, uint64_t now_ms, struc
 		free(v);
 		return dew_error_set_code(err, ENOSPC, "more than %d DEAs", ACTUAL_DEAS_MAX);
 	}
+	if (risen)
+		note_risen(e, v, json_array_size(list), risen);
 	for (size_t j = 0; j < e->n; j++)
 		inst_clear(&e->v[j]);
 	free(e->v);
@@ -329,6 +344,40 @@ bool actual_index_live(const struct actual *a, const char *droplet, const char *
 	struct scan s = { .version = version, .mask = ACTUAL_LIVE, .index = index };
 	actual_each(a, droplet, scan_one, &s);
 	return s.n > 0;
+}
+
+bool actual_superseded(const struct actual *a, const struct actual_instance *inst, const char *version,
+		       int64_t instances)
+{
+	if (!(ACTUAL_LIVE & (1u << inst->state)) || !version || !strcmp(inst->version, version))
+		return false;
+	if (inst->index < 0 || inst->index >= instances)
+		return true;
+	struct scan s = { .version = version, .mask = 1u << ACTUAL_RUNNING, .index = inst->index };
+	actual_each(a, inst->droplet, scan_one, &s);
+	return s.n > 0;
+}
+
+struct superseded {
+	const struct actual *a;
+	const char *version;
+	int64_t instances;
+	json_t *ids;
+};
+
+static void superseded_one(const struct actual_instance *i, void *data)
+{
+	struct superseded *s = data;
+	if (actual_superseded(s->a, i, s->version, s->instances))
+		json_array_append_new(s->ids, json_string(i->instance));
+}
+
+json_t *actual_superseded_ids(const struct actual *a, const char *droplet, const char *version,
+			      int64_t instances)
+{
+	struct superseded s = { .a = a, .version = version, .instances = instances, .ids = json_array() };
+	actual_each(a, droplet, superseded_one, &s);
+	return s.ids;
 }
 
 struct versions {

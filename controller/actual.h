@@ -55,8 +55,10 @@ struct actual *actual_new(void);
 void actual_free(struct actual *a);
 
 /* Take a heartbeat received at now_ms. A malformed one is -EINVAL with *err naming the field and
- * changes nothing; a new DEA beyond ACTUAL_DEAS_MAX is -ENOSPC. */
-int actual_heartbeat(struct actual *a, const json_t *msg, uint64_t now_ms, struct dew_error **err);
+ * changes nothing; a new DEA beyond ACTUAL_DEAS_MAX is -ENOSPC. risen (may be NULL) gets a key
+ * for the droplet of each instance that is RUNNING now and was not in that DEA's last view. */
+int actual_heartbeat(struct actual *a, const json_t *msg, uint64_t now_ms, json_t *risen,
+		     struct dew_error **err);
 /* A start accepted by dea: STARTING until that DEA's next heartbeat. */
 void actual_note_start(struct actual *a, const char *dea, const char *droplet, const char *version,
 		       const char *instance, int64_t index, double now);
@@ -83,6 +85,17 @@ bool actual_index_live(const struct actual *a, const char *droplet, const char *
 /* The versions of droplet that have STARTING or RUNNING instances, other than keep (NULL-terminated,
  * dew_strv_free). */
 char **actual_other_versions(const struct actual *a, const char *droplet, const char *keep);
+/*
+ * A rolling replacement: may inst, STARTING or RUNNING at a version other than version, stop? Yes
+ * when its index is not below instances, or when version has a RUNNING instance at its index;
+ * no while its successor is not running yet (so the old one keeps serving). false for an
+ * instance of version itself or one not live.
+ */
+bool actual_superseded(const struct actual *a, const struct actual_instance *inst, const char *version,
+		       int64_t instances);
+/* The ids of droplet's instances actual_superseded lets stop, as a JSON array. */
+json_t *actual_superseded_ids(const struct actual *a, const char *droplet, const char *version,
+			      int64_t instances);
 /* Indices >= from of droplet (any version) that are STARTING or RUNNING, as a JSON array. */
 json_t *actual_live_indices_from(const struct actual *a, const char *droplet, int64_t from);
 size_t actual_total(const struct actual *a);

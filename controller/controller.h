@@ -291,6 +291,8 @@ void lifecycle_converge(struct cc *cc, const struct store_app *a, const struct s
 void lifecycle_start_index(struct cc *cc, const struct store_app *a, int64_t index);
 /* The app is gone: stop its instances, forget its reasons and crashes. */
 void lifecycle_deleted(struct cc *cc, const char *guid);
+/* A heartbeat showed an instance of app guid newly RUNNING: stop what it replaces. */
+void lifecycle_risen(struct cc *cc, const char *guid);
 /* a's routes changed: dea.update. */
 void lifecycle_routes_changed(struct cc *cc, const struct store_app *a);
 /* Why index of app guid is not running (placement or start failure), or NULL. */

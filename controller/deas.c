@@ -49,8 +49,13 @@ static void deas_take(struct cc *cc, const struct dew_bus_msg *msg, const char *
 
 static int deas_heartbeat(struct cc *cc, const json_t *body, struct dew_error **err)
 {
-	int r = actual_heartbeat(cc->actual, body, uv_now(cc->loop), err);
+	json_auto_t *risen = json_object();
+	int r = actual_heartbeat(cc->actual, body, uv_now(cc->loop), risen, err);
 	cc->n.heartbeats += r == 0;
+	const char *guid;
+	json_t *v;
+	json_object_foreach (risen, guid, v)
+		lifecycle_risen(cc, guid); /* an old version's instance may go now */
 	return r;
 }
 

@@ -2,12 +2,13 @@
 /*
  * Lifecycle (issue #7, DESIGN.md section 5.1): after every desired-state change the controller
  * makes the DEAs match the app. A STOPPED (or deleted) app gets dea.stop; a STARTED app with a
- * droplet gets its other versions stopped, its indices beyond `instances` stopped, and every
- * index below it that has no STARTING or RUNNING instance of the current version (actual.h)
- * placed (deapool.h) and started with `dea.<id>.start`. A DEA that refuses or does not answer is
- * avoided and the next one tried, up to LIFECYCLE_TRIES DEAs; an index nobody can run stays
- * down with the reason kept for the instances API. Crashes are not restarted here: that is the
- * health manager's work (cloudcontrollers.hm.requests, hm.c).
+ * droplet gets its indices beyond `instances` stopped, every index below it that has no STARTING
+ * or RUNNING instance of the current version (actual.h) placed (deapool.h) and started with
+ * `dea.<id>.start`, and each instance of another version stopped once the current version runs
+ * at its index (a rolling replacement: the old one serves until then). A DEA that refuses or does not answer
+ * is avoided and the next one tried, up to LIFECYCLE_TRIES DEAs; an index nobody can run stays down with the
+ * reason kept for the instances API. Crashes are not restarted here: that is the health manager's work
+ * (cloudcontrollers.hm.requests, hm.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -141,6 +142,43 @@ static bool start_wanted(const struct store_app *a, const struct start *s)
 
 static void start_on_reply(struct dew_bus *bus, int status, const struct dew_bus_msg *msg, void *data);
 
+/* dea.stop {droplet, instances: ids} (taken) unless empty; they count as STOPPING until their
+ * DEA's next heartbeat, so they are asked once. Returns how many. */
+static size_t stop_instances(struct cc *cc, const char *guid, json_t *ids)
+{
+	size_t n = json_array_size(ids), k;
+	json_t *id;
+	json_array_foreach (ids, k, id)
+		actual_set_state(cc->actual, json_string_value(id), ACTUAL_STOPPING);
+	if (n)
+		lifecycle_publish(cc, "dea.stop", json_pack("{s:s, s:o}", "droplet", guid, "instances", ids));
+	else
+		json_decref(ids);
+	return n;
+}
+
+struct index_scan {
+	const char *version;
+	int64_t index;
+	json_t *ids;
+};
+
+static void index_other_one(const struct actual_instance *i, void *data)
+{
+	struct index_scan *x = data;
+	if ((ACTUAL_LIVE & (1u << i->state)) && i->index == x->index && strcmp(i->version, x->version) != 0)
+		json_array_append_new(x->ids, json_string(i->instance));
+}
+
+/* Stop the instances of other versions at index of a (no room for a new one beside them): true
+ * when there were some. The rolling replacement then degrades to stop-then-start there. */
+static bool retire_index(struct cc *cc, const struct store_app *a, int64_t index)
+{
+	struct index_scan x = { .version = a->version, .index = index, .ids = json_array() };
+	actual_each(cc->actual, a->guid, index_other_one, &x);
+	return stop_instances(cc, a->guid, x.ids) > 0;
+}
+
 /* Place s on the next DEA and ask it; on every failure the instance is down with the reason. */
 static void start_try(struct start *s)
 {
@@ -158,8 +196,18 @@ static void start_try(struct start *s)
 			: NULL;
 	if (!dea) {
 		const char *last = lifecycle_down_reason(cc, a.guid, s->index);
+		/* "no DEA has N MB ... free" (deapool.h): no room for the new instance beside the old. */
+		bool room = why && !strncmp(why, "no DEA has ", 11);
 		if (!why)
 			why = xasprintf("%zu DEAs refused it (the last: %s)", s->n_avoid, last ? last : "?");
+		if (room && retire_index(cc, &a, s->index)) {
+			char *more =
+				xasprintf("%s; the older version's instance at this index was stopped to "
+					  "make room (the health manager starts this one once there is)",
+					  why);
+			free(why);
+			why = more;
+		}
 		down_set(cc, a.guid, s->index, why);
 		cc->n.placement_failures++;
 		dew_notice("app %s (%s) index %" PRId64 " not placed: %s", a.name, a.guid, s->index, why);
@@ -254,6 +302,35 @@ static void stop_all(struct cc *cc, const char *guid)
 	lifecycle_publish(cc, "dea.stop", json_pack("{s:s}", "droplet", guid));
 }
 
+/*
+ * A rolling replacement: stop the instances of other versions whose successor runs (or whose
+ * index is no longer wanted), and only those, so each old instance serves until the new one at
+ * its index is RUNNING. Called at every convergence and whenever a heartbeat shows an instance
+ * of the app newly RUNNING (lifecycle_risen).
+ */
+static void retire(struct cc *cc, const struct store_app *a)
+{
+	json_t *ids = actual_superseded_ids(cc->actual, a->guid, a->version, a->instances);
+	size_t n = stop_instances(cc, a->guid, ids);
+	if (n)
+		dew_info("app %s (%s): %zu instance(s) of an older version replaced", a->name, a->guid, n);
+}
+
+void lifecycle_risen(struct cc *cc, const char *guid)
+{
+	char **other = NULL;
+	struct store_app a = { 0 };
+	if (!cc->bus || !actual_id_ok(guid))
+		return;
+	other = actual_other_versions(cc->actual, guid, NULL);
+	bool mixed = other[0] && other[1]; /* two versions live: a replacement in progress */
+	dew_strv_free(other);
+	if (mixed && store_app_get_by_guid(cc->store, guid, &a, NULL) == 0 && a.state == STORE_APP_STARTED &&
+	    a.package_state == STORE_PACKAGE_STAGED)
+		retire(cc, &a);
+	store_app_clear(&a);
+}
+
 void lifecycle_converge(struct cc *cc, const struct store_app *a, const struct store_app *old)
 {
 	if (!cc->bus)
@@ -278,9 +355,8 @@ void lifecycle_converge(struct cc *cc, const struct store_app *a, const struct s
 				cc, "dea.stop",
 				json_pack("{s:s, s:s}", "droplet", a->guid, "version", old->version));
 	}
-	for (char **v = stale; *v; v++)
-		lifecycle_publish(cc, "dea.stop", json_pack("{s:s, s:s}", "droplet", a->guid, "version", *v));
 	dew_strv_free(stale);
+	retire(cc, a);
 
 	json_t *extra = actual_live_indices_from(cc->actual, a->guid, a->instances);
 	for (int64_t i = a->instances; was_started && i < old->instances; i++)

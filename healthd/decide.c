@@ -112,7 +112,10 @@ void hm_decision_clear(struct hm_decision *d)
 
 /* The live instances of an app, gathered from the DEAs' view. */
 struct live {
-	json_t *list; /* [{instance, version, index, since}] */
+	json_t *list; /* [{instance, version, index, since, superseded}] */
+	const struct actual *act;
+	const char *version; /* the desired one, NULL when the app is not running */
+	int64_t want;
 };
 
 static void live_one(const struct actual_instance *i, void *data)
@@ -121,8 +124,9 @@ static void live_one(const struct actual_instance *i, void *data)
 	if (!(ACTUAL_LIVE & (1u << i->state)))
 		return;
 	json_array_append_new(l->list,
-			      json_pack("{s:s, s:s, s:I, s:f}", "instance", i->instance, "version",
-					i->version, "index", (json_int_t)i->index, "since", i->since));
+			      json_pack("{s:s, s:s, s:I, s:f, s:b}", "instance", i->instance, "version",
+					i->version, "index", (json_int_t)i->index, "since", i->since,
+					"superseded", actual_superseded(l->act, i, l->version, l->want)));
 }
 
 /* Is a older than b (the one to keep of two instances of an index)? */
@@ -136,13 +140,15 @@ static bool live_older(const json_t *a, const json_t *b)
 		      json_string_value(json_object_get(b, "instance"))) < 0;
 }
 
-/* Should instance i (of live) stop? */
+/* Should instance i (of live) stop? One of another version only once its successor runs
+ * (actual_superseded: a rolling replacement), a second one of an index the younger. */
 static bool live_extra(const json_t *live, const json_t *i, const char *version, int64_t want)
 {
 	json_int_t index = json_integer_value(json_object_get(i, "index"));
-	if (!version || strcmp(json_string_value(json_object_get(i, "version")), version) != 0 ||
-	    index >= want)
+	if (!version || index >= want)
 		return true;
+	if (strcmp(json_string_value(json_object_get(i, "version")), version) != 0)
+		return json_is_true(json_object_get(i, "superseded"));
 	json_t *o;
 	size_t k;
 	json_array_foreach (live, k, o) {
@@ -186,13 +192,18 @@ void hm_decide(const char *guid, const json_t *desired, const struct actual *act
 	       const struct hm_policy *p, uint64_t now_ms, struct hm_decision *out)
 {
 	*out = (struct hm_decision){ .start = json_array(), .stop = json_array(), .flapping = json_array() };
-	struct live l = { .list = json_array() };
-	actual_each(act, guid, live_one, &l);
 	const char *version = json_string_value(json_object_get(desired, "version"));
 	const char *state = json_string_value(json_object_get(desired, "state"));
 	const char *pkg = json_string_value(json_object_get(desired, "package_state"));
-	bool running = version && state && pkg && !strcmp(state, "STARTED") && !strcmp(pkg, "STAGED");
+	bool started = state && !strcmp(state, "STARTED");
+	bool running = started && version && pkg && !strcmp(pkg, "STAGED");
+	if (started && !running)
+		return; /* new bits being staged (or failed to): what runs now serves until they run */
 	int64_t want = running ? json_integer_value(json_object_get(desired, "instances")) : 0;
+	struct live l = {
+		.list = json_array(), .act = act, .version = running ? version : NULL, .want = want
+	};
+	actual_each(act, guid, live_one, &l);
 
 	json_t *i;
 	size_t k;

@@ -9,9 +9,12 @@
  *   - STARTED and STAGED: every index below `instances` with no STARTING or RUNNING instance of
  *     the current version is started, unless a start of it was asked for less than
  *     pending_ms ago, or it is flapping and its back-off has not passed, or it gave up;
- *   - instances of another version, at an index >= `instances`, a second live instance of an
- *     index (the oldest is kept), and every live instance of an app that is not STARTED or not
- *     wanted at all, are stopped.
+ *   - instances at an index >= `instances`, a second live instance of an index of the current
+ *     version (the oldest is kept), an instance of another version once the current version's
+ *     instance at its index is RUNNING (a rolling replacement, actual_superseded), and every live
+ *     instance of an app that is not STARTED or not wanted at all, are stopped;
+ *   - STARTED but not STAGED (new bits being staged, or their staging failed): nothing, so the
+ *     instances of the last good droplet keep serving.
  *
  * Flapping: an index that crashed `flap_crashes` times within `flap_window_ms` is FLAPPING; its
  * next start waits backoff_min_ms, doubling with each further crash up to backoff_max_ms; after

@@ -187,7 +187,7 @@ static void watch_on_heartbeat(struct dew_bus *bus, const struct dew_bus_msg *ms
 	struct hm *hm = data;
 	(void)bus;
 	json_auto_t *j = watch_parse(hm, msg);
-	if (!j || actual_heartbeat(hm->actual, j, uv_now(hm->loop), NULL) < 0) {
+	if (!j || actual_heartbeat(hm->actual, j, uv_now(hm->loop), NULL, NULL) < 0) {
 		hm->n.bad_messages += j != NULL;
 		return;
 	}

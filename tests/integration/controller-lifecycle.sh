@@ -259,6 +259,23 @@ wait_json R /v1/apps/py/instances alice "$(cc_live 1) and j['version'] != '$VOLD
 	"once staged, py runs a new version only"
 ADDR3=$(jget "$R" '"%s:%s" % (j["instances"][0]["host"], j["instances"][0]["port"])')
 dew_assert_eq "$(curl -sS --max-time 5 "http://$ADDR3/")" "hello from python, v3" "the new instance serves the new bits"
+grep -q -E 'app py \([0-9a-f-]+\): 1 instance\(s\) of an older version replaced' "$T/cc.log" ||
+	dew_fail "the old instance was not stopped as replaced once the new one ran"
+dew_ok "the old instance was stopped once its successor ran (a rolling replacement)"
+
+# ---- new bits with no room beside the old instances: each old one makes room ---------------------
+push big python '"memory":600,"instances":2'
+wait_json R /v1/apps/big/instances alice "$(cc_live 2)" 60 "big: two instances of 600 MB (one per 1 GB DEA)"
+api R PUT /v1/apps/big/bits alice - --form-string 'resources=[]' -F "application=@$T/py-v3.tgz"
+expect 201 "new bits for big, with no DEA able to hold a third 600 MB instance"
+wait_json R /v1/apps/big/instances alice \
+	'len(j["instances"]) == 2 and all(i["state"] == "DOWN" and "stopped to make room" in i.get("reason", "") for i in j["instances"])' \
+	60 "each index: no room beside the old instance, so the old one was stopped to make room"
+api R PUT /v1/apps/big alice '{"restart":true}'
+expect 200 "restart big (no health manager runs in this test to start it once there is room)"
+wait_json R /v1/apps/big/instances alice "$(cc_live 2)" 60 "big runs its new version on the room the old one left"
+api R DELETE /v1/apps/big alice
+expect 204 "delete big"
 
 # ---- stop and delete ------------------------------------------------------------------------------
 api R PUT /v1/apps/py alice '{"state":"STOPPED"}'

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # User journeys (issue #11) while users are being served, all through the router: push a new
-# version of a 2-instance app while a request loop runs (the failed requests are printed: the
-# baseline of zero-downtime deploys, not asserted), and kill -9 one instance's process (the route
-# keeps answering: connections refused by the dead instance are retried on the other one, the few
-# requests it had already taken get 502 and are counted; healthd starts a new one: the time is
-# printed and bounded).
+# version of a 2-instance app while a request loop runs (a rolling replacement: each old instance
+# serves until its successor runs, so almost nothing may fail; the count is printed and bounded),
+# and kill -9 one instance's process (the route keeps answering: connections refused by the dead
+# instance are retried on the other one, the few requests it had already taken get 502 or a cut
+# response and are counted; healthd starts a new one: the time is printed and bounded).
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 . "$(dirname "$0")/../lib/dea-lib.sh"
@@ -34,7 +34,11 @@ t1=$(date +%s.%N)
 sleep 1
 e2e_load_stop
 e2e_load_report "push of a new version (took $(python3 -c "print(round($t1 - $t0, 2))") s)"
-echo "# the baseline of zero-downtime deploys: $LOAD_FAILED of $LOAD_REQUESTS requests failed while version 2 replaced version 1"
+echo "# zero-downtime deploy: $LOAD_FAILED of $LOAD_REQUESTS requests failed while version 2 replaced version 1"
+# An old instance stops once its successor runs: its routes go first, then SIGTERM, so only a
+# request it had taken in that moment can fail (before the rolling replacement: 1 - 5%).
+jcheck "$LOAD" 'j["failed"] <= max(2, j["requests"] // 200)' \
+	"at most 0.5% of the requests failed during the deploy ($LOAD_FAILED of $LOAD_REQUESTS)"
 jcheck "$LOAD" 'j["bodies"].get("hello from python", 0) > 0 and j["bodies"].get("hello from python v2", 0) > 0' \
 	"the loop saw version 1, then version 2 (bodies $(jget "$LOAD" 'j["bodies"]'))"
 for _ in $(seq 10); do
@@ -66,11 +70,12 @@ echo "# kill -9 of index 0: RUNNING again (controller's view) after $BACK s, ans
 e2e_load_report "kill -9 of one of two instances"
 jcheck "$LOAD" 'j["ok"] > 0 and j["indices"].get("1", 0) > 0' "the route kept answering (index 1 served meanwhile)"
 # The router retries, on the other instance, what cannot have reached an app (a refused connect),
-# not a request the killed process had already accepted (dew-router(8)): those few get 502. Each
-# of the loop's 2 workers can lose one in flight and one queued in the listen backlog.
-echo "# kill -9: $LOAD_FAILED requests failed (requests the killed process had already taken: 502, not retried)"
-jcheck "$LOAD" 'j["failed"] <= 4 and set(j["failures"]) <= {"status 502"}' \
-	"only requests the killed process had taken failed (at most 4 with 2 workers, 502): the rest were retried or went to index 1"
+# not a request the killed process had already accepted (dew-router(8)): those few get 502, or a
+# response cut short when the process died while sending it. Each of the loop's 2 workers can
+# lose one in flight and one queued in the listen backlog.
+echo "# kill -9: $LOAD_FAILED requests failed (requests the killed process had already taken, not retried)"
+jcheck "$LOAD" 'j["failed"] <= 4 and set(j["failures"]) <= {"status 502", "IncompleteRead"}' \
+	"only requests the killed process had taken failed (at most 4 with 2 workers: 502 or cut short): the rest were retried or went to index 1"
 
 e2e_sanitizer_check
 dew_pass

@@ -21,7 +21,7 @@ static int feed(struct actual *a, const char *text, uint64_t now, char **msg)
 {
 	struct dew_error *err = NULL;
 	json_auto_t *j = dew_json_parse(text, strlen(text), &err);
-	int r = j ? actual_heartbeat(a, j, now, &err) : -EINVAL;
+	int r = j ? actual_heartbeat(a, j, now, NULL, &err) : -EINVAL;
 	if (msg)
 		*msg = err ? xstrdup(err->msg) : NULL;
 	dew_error_free(err);
@@ -133,6 +133,53 @@ static void test_versions_and_indices(void)
 	actual_free(a);
 }
 
+/* A heartbeat's text with the risen droplets' keys as "a,b". */
+static char *risen_after(struct actual *a, const char *text)
+{
+	json_auto_t *j = dew_json_parse(text, strlen(text), NULL);
+	json_auto_t *risen = json_object();
+	if (!j || actual_heartbeat(a, j, 1, risen, NULL) < 0)
+		return xstrdup("(refused)");
+	char *out = xstrdup("");
+	const char *k;
+	json_t *v;
+	json_object_foreach (risen, k, v) {
+		char *t = xasprintf("%s%s%s", out, *out ? "," : "", k);
+		free(out);
+		out = t;
+	}
+	return out;
+}
+
+static void test_rolling(void)
+{
+	struct actual *a = actual_new();
+	cleanup_free char *r1 =
+		risen_after(a, "{\"dea\":\"d1\",\"droplets\":[" INST("v1", "o0", 0, "RUNNING") "," INST(
+				       "v1", "o1", 1, "RUNNING") "," INST("v2", "n0", 0, "STARTING") "]}");
+	tap_is_str(r1, APP, "a DEA's first heartbeat: its RUNNING instances have risen");
+	json_auto_t *none = actual_superseded_ids(a, APP, "v2", 2);
+	tap_is_int((int)json_array_size(none), 0, "no successor runs yet: no old instance may stop");
+	json_auto_t *shrunk = actual_superseded_ids(a, APP, "v2", 1);
+	tap_ok(json_array_size(shrunk) == 1 && !strcmp(json_string_value(json_array_get(shrunk, 0)), "o1"),
+	       "an old instance beyond the count may stop at once");
+	cleanup_free char *r2 =
+		risen_after(a, "{\"dea\":\"d1\",\"droplets\":[" INST("v1", "o0", 0, "RUNNING") "," INST(
+				       "v1", "o1", 1, "RUNNING") "," INST("v2", "n0", 0, "RUNNING") "]}");
+	tap_is_str(r2, APP, "n0 became RUNNING: its app has risen");
+	cleanup_free char *r3 =
+		risen_after(a, "{\"dea\":\"d1\",\"droplets\":[" INST("v1", "o0", 0, "RUNNING") "," INST(
+				       "v1", "o1", 1, "RUNNING") "," INST("v2", "n0", 0, "RUNNING") "]}");
+	tap_is_str(r3, "", "the same heartbeat again: nothing has risen");
+	json_auto_t *one = actual_superseded_ids(a, APP, "v2", 2);
+	tap_ok(json_array_size(one) == 1 && !strcmp(json_string_value(json_array_get(one, 0)), "o0"),
+	       "index 0's successor runs: only its old instance may stop");
+	json_auto_t *mine = actual_superseded_ids(a, APP, "v1", 2);
+	tap_ok(json_array_size(mine) == 1 && !strcmp(json_string_value(json_array_get(mine, 0)), "n0"),
+	       "with v1 wanted again (a rollback): v2's instance at an index v1 runs may stop, v1's none");
+	actual_free(a);
+}
+
 static void test_crashes(void)
 {
 	struct actual *a = actual_new();
@@ -172,6 +219,7 @@ int main(void)
 	test_notes_and_expiry();
 	test_forget_and_mark();
 	test_versions_and_indices();
+	test_rolling();
 	test_crashes();
 	return tap_done();
 }

@@ -36,7 +36,7 @@ static void heartbeat(struct actual *a, const char *droplets)
 {
 	cleanup_free char *text = xasprintf("{\"dea\":\"d1\",\"droplets\":[%s]}", droplets);
 	json_auto_t *j = dew_json_parse(text, strlen(text), NULL);
-	if (!j || actual_heartbeat(a, j, 0, NULL) < 0)
+	if (!j || actual_heartbeat(a, j, 0, NULL, NULL) < 0)
 		abort();
 }
 
@@ -69,18 +69,44 @@ static void test_start_and_stop(void)
 	json_auto_t *want = desired("STARTED", "v2", 2);
 	heartbeat(a, INST("v2", "a", 0, "RUNNING", 1) "," INST("v1", "old", 1, "RUNNING", 1) "," INST(
 			     "v2", "extra", 5, "RUNNING", 1) "," INST("v2", "dup", 0, "STARTING", 2));
-	CHECK(want, a, h, 10000, "start=[1] stop=[\"old\",\"extra\",\"dup\"] flapping=[]",
-	      "index 1 started; the old version, index 5 and the newer duplicate of 0 stopped");
+	CHECK(want, a, h, 10000, "start=[1] stop=[\"extra\",\"dup\"] flapping=[]",
+	      "index 1 started; index 5 and the newer duplicate of 0 stopped; the old version of 1 kept");
 	hm_history_started(h, APP, "v2", 1, 10000);
-	CHECK(want, a, h, 10500, "start=[] stop=[\"old\",\"extra\",\"dup\"] flapping=[]",
+	CHECK(want, a, h, 10500, "start=[] stop=[\"extra\",\"dup\"] flapping=[]",
 	      "a START is not repeated while pending");
-	CHECK(want, a, h, 11001, "start=[1] stop=[\"old\",\"extra\",\"dup\"] flapping=[]",
+	CHECK(want, a, h, 11001, "start=[1] stop=[\"extra\",\"dup\"] flapping=[]",
 	      "but again once it expired");
 	json_auto_t *stopped = desired("STOPPED", "v2", 2);
 	CHECK(stopped, a, h, 12000, "start=[] stop=[\"a\",\"old\",\"extra\",\"dup\"] flapping=[]",
 	      "a STOPPED app: every live instance stopped");
 	CHECK(NULL, a, h, 12000, "start=[] stop=[\"a\",\"old\",\"extra\",\"dup\"] flapping=[]",
 	      "an app the controller does not have: the same");
+	hm_history_free(h);
+	actual_free(a);
+}
+
+/* A rolling replacement: an old version's instance stops once its successor is RUNNING. */
+static void test_rolling(void)
+{
+	struct actual *a = actual_new();
+	struct hm_history *h = hm_history_new();
+	json_auto_t *want = desired("STARTED", "v2", 2);
+	heartbeat(a, INST("v1", "old0", 0, "RUNNING", 1) "," INST("v1", "old1", 1, "RUNNING", 1) "," INST(
+			     "v1", "old2", 2, "RUNNING", 1) "," INST("v2", "new0", 0, "STARTING", 2));
+	CHECK(want, a, h, 10000, "start=[1] stop=[\"old2\"] flapping=[]",
+	      "old instances wait for their successors; one beyond the count stops at once");
+	heartbeat(a, INST("v1", "old0", 0, "RUNNING", 1) "," INST("v1", "old1", 1, "RUNNING", 1) "," INST(
+			     "v2", "new0", 0, "RUNNING", 2) "," INST("v2", "new1", 1, "STARTING", 3));
+	CHECK(want, a, h, 10000, "start=[] stop=[\"old0\"] flapping=[]",
+	      "index 0's successor runs: its old instance stops; index 1's still starts");
+	json_auto_t *staging =
+		json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "droplet", APP, "version", "v3", "state",
+			  "STARTED", "package_state", "PENDING", "instances", 1, "last_updated", 2);
+	CHECK(staging, a, h, 10000, "start=[] stop=[] flapping=[]",
+	      "new bits being staged: nothing stopped, nothing started");
+	json_object_set_new(staging, "package_state", json_string("FAILED"));
+	CHECK(staging, a, h, 10000, "start=[] stop=[] flapping=[]",
+	      "their staging failed: the last good instances keep serving");
 	hm_history_free(h);
 	actual_free(a);
 }
@@ -116,6 +142,7 @@ static void test_flapping(void)
 int main(void)
 {
 	test_start_and_stop();
+	test_rolling();
 	test_flapping();
 	return tap_done();
 }
