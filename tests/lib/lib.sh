@@ -126,7 +126,8 @@ dew_start_daemon() {
 		kill -0 "${!pidvar}" 2>/dev/null || dew_fail "$name exited before it was ready"
 		dew_fail "$name not ready within 20 s"
 	fi
-	printf -v "${name//-/_}_PORT" '%s' "$(cat "$T/$name.port")"
+	# A daemon without a main listener (dew-healthd) writes no port file: its _PORT stays empty.
+	printf -v "${name//-/_}_PORT" '%s' "$(cat "$T/$name.port" 2>/dev/null)"
 	printf -v "${name//-/_}_STATUS_PORT" '%s' "$(cat "$T/$name.status-port")"
 }
 
