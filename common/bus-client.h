@@ -50,7 +50,11 @@ struct dew_bus_options {
 	uint64_t reconnect_min_ms;   /* first backoff [50]; doubles up to max, with jitter */
 	uint64_t reconnect_max_ms;   /* [2000] */
 	size_t max_buffered_bytes;   /* publishes kept while disconnected [8 MiB] */
-	bool no_echo;		     /* do not deliver our own publishes back to us */
+	/* Keepalive: a PING this often [120000, as the NATS clients]; a server that leaves two
+	 * unanswered is dead and the next one is tried. Bounds how long a server that stops
+	 * answering without closing the connection (a power loss, a partition) goes unnoticed. */
+	uint64_t ping_interval_ms;
+	bool no_echo; /* do not deliver our own publishes back to us */
 	void (*on_event)(struct dew_bus *bus, enum dew_bus_event ev, const char *detail, void *data);
 	void *data;
 };

@@ -182,7 +182,8 @@ static void established(struct dew_bus *bus)
 		bus->stats.reconnects++;
 	dew__bus_msgs_connected(bus->msgs, &bus->conn->out);
 	dew__bus_conn_kick(bus->conn);
-	uv_timer_start(&bus->ping_timer, on_ping_timer, BUS_PING_INTERVAL_MS, BUS_PING_INTERVAL_MS);
+	uint64_t every = bus->opts.ping_interval_ms ? bus->opts.ping_interval_ms : BUS_PING_INTERVAL_MS;
+	uv_timer_start(&bus->ping_timer, on_ping_timer, every, every);
 	dew_info("bus: %s %s", first ? "connected to" : "reconnected to", dew__bus_where(bus));
 	dew__bus_emit(bus, first ? DEW_BUS_CONNECTED : DEW_BUS_RECONNECTED, dew__bus_where(bus));
 }

@@ -22,7 +22,7 @@
 static const char *const section_names[] = {
 	"bus", "controller", "dea", "router", "healthd", "broker", "run", NULL,
 };
-static const char *const shared_key_names[] = { "bus", "log_level", "log_format", NULL };
+static const char *const shared_key_names[] = { "bus", "bus_ping_interval", "log_level", "log_format", NULL };
 
 enum { N_SHARED = DEW_ARRAY_SIZE(shared_key_names) - 1 };
 

@@ -53,7 +53,7 @@ static char *flag_name(const char *key)
 
 static bool key_is_flag(const struct dew_daemon_info *info, const struct dew_conf_key *k)
 {
-	return info->uses_bus || strcmp(k->name, "bus") != 0;
+	return info->uses_bus || (strcmp(k->name, "bus") != 0 && strcmp(k->name, "bus_ping_interval") != 0);
 }
 
 static const char *type_hint(const struct dew_conf_key *k)

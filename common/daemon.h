@@ -18,14 +18,15 @@
 
 /* The core options; a daemon embeds this as the member `core` of its config struct. */
 struct dew_daemon_core {
-	char *bus;		/* nats://host:port[,…] (not used by dew-bus) */
-	char *listen;		/* main listener HOST:PORT */
-	char *status_listen;	/* /health + /metrics HOST:PORT; "" disables it */
-	int log_format;		/* enum dew_log_format */
-	int log_level;		/* index into dew_daemon_log_levels */
-	char *port_file;	/* write the main port here once bound */
-	char *status_port_file; /* write the status port here once bound */
-	char *ready_file;	/* created once the daemon serves */
+	char *bus;		       /* nats://host:port[,…] (not used by dew-bus) */
+	uint64_t bus_ping_interval_ms; /* the bus client's keepalive (dew_bus_options) */
+	char *listen;		       /* main listener HOST:PORT */
+	char *status_listen;	       /* /health + /metrics HOST:PORT; "" disables it */
+	int log_format;		       /* enum dew_log_format */
+	int log_level;		       /* index into dew_daemon_log_levels */
+	char *port_file;	       /* write the main port here once bound */
+	char *status_port_file;	       /* write the status port here once bound */
+	char *ready_file;	       /* created once the daemon serves */
 };
 
 extern const char *const dew_daemon_log_formats[];
@@ -44,6 +45,14 @@ extern const char *const dew_daemon_log_levels[];
 	  0,                                                                                                 \
 	  NULL,                                                                                              \
 	  "bus server URLs, comma-separated" },                                                              \
+		{ "bus_ping_interval",                                                                       \
+		  DEW_CONF_DURATION,                                                                         \
+		  offsetof(type, core.bus_ping_interval_ms),                                                 \
+		  "2m",                                                                                      \
+		  100,                                                                                       \
+		  3600000,                                                                                   \
+		  NULL,                                                                                      \
+		  "bus keepalive PING interval; a server missing 2 is dead" },                               \
 		{ "listen",                                                                                  \
 		  DEW_CONF_HOSTPORT,                                                                         \
 		  offsetof(type, core.listen),                                                               \
@@ -92,7 +101,7 @@ struct dew_daemon_info {
 	const char *summary; /* one line for --help */
 	const struct dew_conf_key *keys;
 	size_t n_keys;
-	bool uses_bus; /* false: the `bus` key is not offered as --bus */
+	bool uses_bus; /* false: the `bus` keys are not offered as --bus and --bus-ping-interval */
 };
 
 struct dew_daemon;

@@ -273,6 +273,7 @@ static int cc_start(struct cc *cc, struct dew_error **err)
 			xasprintf("http://%s:%d", cc->cfg.api_host, dew_http_server_port(cc->http));
 	const struct dew_bus_options bo = {
 		.servers = cc->cfg.core.bus,
+		.ping_interval_ms = cc->cfg.core.bus_ping_interval_ms,
 		.name = "dew-controller",
 		.on_event = cc_on_bus_event,
 		.data = cc,

@@ -409,6 +409,7 @@ static int main_start(struct dea *dea, struct dew_error **err)
 		dea->buildpacks = advertise_scan_buildpacks(dea->cfg.stacks_dir);
 	const struct dew_bus_options bo = {
 		.servers = dea->cfg.core.bus,
+		.ping_interval_ms = dea->cfg.core.bus_ping_interval_ms,
 		.name = "dew-dea",
 		.on_event = dispatch_on_bus_event,
 		.data = dea,

@@ -198,6 +198,7 @@ int main(int argc, char **argv)
 	const struct dew_status_source src = { .metrics = hm_metrics, .data = &hm };
 	const struct dew_bus_options bo = {
 		.servers = hm.cfg.core.bus,
+		.ping_interval_ms = hm.cfg.core.bus_ping_interval_ms,
 		.name = "dew-healthd",
 		.on_event = hm_on_bus_event,
 		.data = &hm,

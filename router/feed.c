@@ -159,6 +159,7 @@ int feed_start(struct router *rt, struct dew_error **err)
 	rt->table.data = rt;
 	const struct dew_bus_options opts = {
 		.servers = rt->cfg.core.bus,
+		.ping_interval_ms = rt->cfg.core.bus_ping_interval_ms,
 		.name = "dew-router",
 		.on_event = feed_on_event,
 		.data = rt,

@@ -5,6 +5,8 @@
 # scale, kill -9 of an instance repaired, the route answering through the router; then the node
 # most daemons are connected to is killed with kill -9 under a request loop: the route keeps
 # answering, its daemons reconnect to another node, and a scale, a repair and a new push work.
+# Last, a second node is made mute with SIGSTOP (its connections stay open): the daemons give it
+# up after 2 unanswered keepalive PINGs (bus_ping_interval) and move to the last node.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 . "$(dirname "$0")/../lib/dea-lib.sh"
@@ -97,6 +99,37 @@ dew push web2 -p "$T/apps/web2" -m 64M
 expect_rc 0 "a new push after the node loss (staging over the surviving nodes)"
 e2e_wait_answer web2 "hello from python" 10
 dew_ok "the new app answers through the router"
+
+# ---- a node that stops answering without closing its connections (SIGSTOP) ------------------------------
+# A power loss or a partition: the connections stay open, nothing answers. The daemons run with
+# bus_ping_interval 1s (e2e-lib.sh), so each gives the node up after 2 unanswered PINGs.
+S=()
+for i in 1 2 3; do [ "$i" = "$VICTIM" ] || S+=("$i"); done
+MUTE=${S[0]} OTHER=${S[1]}
+if [ "$(dew_clients "$OTHER" | wc -w)" -gt "$(dew_clients "$MUTE" | wc -w)" ]; then
+	MUTE=${S[1]} OTHER=${S[0]}
+fi
+ON_MUTE=$(dew_clients "$MUTE")
+e2e_load_start web /instance
+sleep 0.5
+kill -STOP "${NATS_PID[MUTE]}"
+t0=$(date +%s.%N)
+deadline=$((SECONDS + $(e2e_bound 15)))
+until [ "$(dew_clients "$OTHER")" = "$ALL" ]; do
+	[ $SECONDS -lt $deadline ] || { kill -CONT "${NATS_PID[MUTE]}"; dew_fail "the daemons did not leave the mute node: node $OTHER has $(dew_clients "$OTHER")"; }
+	sleep 0.1
+done
+t1=$(date +%s.%N)
+echo "# SIGSTOP of nats node $MUTE ($ON_MUTE): every daemon was on node $OTHER within $(python3 -c "print(round($t1 - $t0, 2))") s (bus_ping_interval $E2E_BUS_PING)"
+dew_ok "every daemon left the mute node for the last one (keepalive PINGs)"
+sleep 0.5
+e2e_load_stop
+e2e_load_report "SIGSTOP of a nats node"
+jcheck "$LOAD" 'j["failed"] == 0' "no request failed while the node was mute"
+dew scale web -i 2
+expect_rc 0 "dew scale web -i 2 with one nats node left"
+wait_json R /v1/apps/web/instances alice "$(cc_live 2)" "$(e2e_bound 10)" "web runs 2 instances"
+kill -CONT "${NATS_PID[MUTE]}"
 
 e2e_sanitizer_check
 dew_pass

@@ -31,6 +31,7 @@ struct check {
 	char prefix[32];
 	char subjects[8][160];
 	unsigned next_subject;
+	uint64_t ping_ms; /* the clients' ping_interval_ms (0: the default) */
 };
 
 struct client {
@@ -127,6 +128,7 @@ static int client_start(struct check *ck, struct client *cl, const char *url, co
 		.data = cl,
 		.reconnect_min_ms = 20,
 		.reconnect_max_ms = 500,
+		.ping_interval_ms = ck->ping_ms,
 	};
 	memset(cl, 0, sizeof *cl);
 	cl->ck = ck;
@@ -367,6 +369,82 @@ static void check_hostile_server(struct check *ck)
 		uv_close((uv_handle_t *)&f.conns[i], NULL);
 	uv_close((uv_handle_t *)&f.server, NULL);
 	RUN_UNTIL(ck, false, 50); /* let the close callbacks run before f goes away */
+}
+
+/*
+ * A mute server: it completes the handshake (INFO, the PONG to the client's first PING) and then
+ * never answers again, though the connection stays open, as a server does that lost power or
+ * sits behind a partition. The client must notice from its keepalive alone.
+ */
+struct mute {
+	uv_tcp_t server, conn;
+	bool accepted, answered;
+	char rbuf[4096];
+};
+
+static void mute_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct mute *m = h->data;
+	*buf = uv_buf_init(m->rbuf, sizeof m->rbuf);
+}
+
+static void mute_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct mute *m = s->data;
+	if (nread < 0)
+		uv_read_stop(s);
+	if (nread <= 0 || m->answered || !memmem(buf->base, (size_t)nread, "PING\r\n", 6))
+		return;
+	m->answered = true;
+	fake_send(&m->conn, "PONG\r\n");
+}
+
+static void mute_accept(uv_stream_t *server, int status)
+{
+	struct mute *m = server->data;
+	if (status < 0 || m->accepted)
+		return;
+	uv_tcp_init(server->loop, &m->conn);
+	m->conn.data = m;
+	if (uv_accept(server, (uv_stream_t *)&m->conn) < 0)
+		return;
+	m->accepted = true;
+	fake_send(&m->conn, "INFO {\"server_id\":\"mute\",\"max_payload\":1048576}\r\n");
+	uv_read_start((uv_stream_t *)&m->conn, mute_alloc, mute_read);
+}
+
+static void check_mute_server(struct check *ck)
+{
+	struct mute m = { 0 };
+	struct client cl;
+	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	char url[64];
+	uv_ip4_addr("127.0.0.1", 0, &sin);
+	uv_tcp_init(ck->loop, &m.server);
+	m.server.data = &m;
+	uv_tcp_bind(&m.server, (const struct sockaddr *)&sin, 0);
+	uv_listen((uv_stream_t *)&m.server, 8, mute_accept);
+	uv_tcp_getsockname(&m.server, (struct sockaddr *)&ss, &len);
+	snprintf(url, sizeof url, "127.0.0.1:%d", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	ck->ping_ms = 100;
+	client_start(ck, &cl, url, "bus-check-mute");
+	ck->ping_ms = 0;
+	tap_ok(RUN_UNTIL(ck, cl.connected > 0, WAIT_MS), "a mute server: the handshake completes");
+	uint64_t t0 = uv_now(ck->loop);
+	tap_ok(RUN_UNTIL(ck, cl.disconnected > 0, WAIT_MS),
+	       "with ping_interval_ms 100, the client gives the mute server up");
+	uint64_t took = uv_now(ck->loop) - t0;
+	tap_diag("the mute server was given up after %llu ms (2 unanswered PINGs, 100 ms apart)",
+		 (unsigned long long)took);
+	tap_ok(took >= 200, "not before two PINGs went unanswered (%llu ms)", (unsigned long long)took);
+	dew_bus_close(cl.bus);
+	RUN_UNTIL(ck, cl.closed > 0, WAIT_MS);
+	if (m.accepted)
+		uv_close((uv_handle_t *)&m.conn, NULL);
+	uv_close((uv_handle_t *)&m.server, NULL);
+	RUN_UNTIL(ck, false, 50); /* let the close callbacks run before m goes away */
 }
 
 /* --- with a server ------------------------------------------------------------------------- */
@@ -741,6 +819,7 @@ int main(void)
 	check_bad_urls(&ck);
 	check_offline(&ck, "nats://127.0.0.1:1");
 	check_hostile_server(&ck);
+	check_mute_server(&ck);
 	if (!url || !*url) {
 		tap_skip("bus-env", "DEW_BUS_URL is not set", "checks against a server");
 	} else if (tap_ok(client_connect(&ck, &a, url, "bus-check-a"), "client a: CONNECTED event") &&

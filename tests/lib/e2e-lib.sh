@@ -22,6 +22,8 @@
 #   e2e_bound SECONDS         SECONDS, or 3 times that in the sanitizer build
 
 E2E_BUS=${E2E_BUS:-dew}
+# The daemons' bus keepalive: a mute bus node (SIGSTOP) is given up after 2 unanswered PINGs.
+E2E_BUS_PING=1s
 E2E_DOMAIN=dew.test
 E2E_LOAD=$top_srcdir/tests/lib/e2e-load.py
 # Intervals a small deployment would choose: fast enough for sub-second repairs, not so short
@@ -110,7 +112,7 @@ nats_mon() {
 
 e2e__start_cc() {
 	if [ -z "${CC_ARGS+x}" ]; then
-		CC_ARGS=(--bus "$BUS_URL" --db "$T/cc.db" --blobs-dir "$T/blobs" --domain "$E2E_DOMAIN"
+		CC_ARGS=(--bus "$BUS_URL" --bus-ping-interval "$E2E_BUS_PING" --db "$T/cc.db" --blobs-dir "$T/blobs" --domain "$E2E_DOMAIN"
 			--password-iterations 1000 --internal-secret "$CC_SECRET" --api-host 127.0.0.1
 			--staging-timeout 60s --advertise-ttl 3s)
 		echo "${PW[admin]}" | "$CC" "${CC_ARGS[@]}" --create-admin admin >/dev/null 2>&1 || dew_fail "--create-admin"
@@ -125,7 +127,7 @@ e2e__dea_args() {
 	local n=$1
 	[ -n "${E2E_PORT_MIN[$n]:-}" ] || E2E_PORT_MIN[$n]=$(dea__free_port_range 51) || dew_fail "no free range of 51 ports"
 	local min=${E2E_PORT_MIN[$n]}
-	E2E_DEA_ARGS=(--bus "$BUS_URL" --id "dea$n" --ip 127.0.0.1 --state-dir "$T/dea$n-state"
+	E2E_DEA_ARGS=(--bus "$BUS_URL" --bus-ping-interval "$E2E_BUS_PING" --id "dea$n" --ip 127.0.0.1 --state-dir "$T/dea$n-state"
 		--base-dir "$T/dea$n-base" --runtime-root "$T/state" --stacks-dir "$STACKS" --stacks host
 		--port-min "$min" --port-max $((min + 50)) --max-memory 1G --advertise-interval 500ms
 		--heartbeat-interval "$E2E_HEARTBEAT" --stop-timeout 2s --health-check-timeout 30s
@@ -144,12 +146,12 @@ e2e__start_dea() {
 
 e2e__start_router() {
 	# Two workers, as a 2-core node runs by default (workers = cores), whatever this machine has.
-	e2e__daemon router "$top_builddir/router/dew-router" --bus "$BUS_URL" --routes-password "$RT_PASSWORD" \
+	e2e__daemon router "$top_builddir/router/dew-router" --bus "$BUS_URL" --bus-ping-interval "$E2E_BUS_PING" --routes-password "$RT_PASSWORD" \
 		--workers 2
 }
 
 e2e__start_hm() {
-	e2e__daemon hm "$top_builddir/healthd/dew-healthd" --bus "$BUS_URL" --controller-url "$CC_URL" \
+	e2e__daemon hm "$top_builddir/healthd/dew-healthd" --bus "$BUS_URL" --bus-ping-interval "$E2E_BUS_PING" --controller-url "$CC_URL" \
 		--internal-secret "$CC_SECRET" --heartbeat-interval "$E2E_HEARTBEAT" --settle-time 300ms \
 		--start-pending 3s
 }

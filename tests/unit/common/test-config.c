@@ -133,8 +133,8 @@ static void test_defaults(void)
 	const char *const *s = dew_conf_sections();
 	tap_ok(strcmp(s[0], "bus") == 0 && strcmp(s[6], "run") == 0 && s[7] == NULL, "section list");
 	const char *const *k = dew_conf_shared_keys();
-	tap_ok(strcmp(k[0], "bus") == 0 && strcmp(k[1], "log_level") == 0 &&
-		       strcmp(k[2], "log_format") == 0 && k[3] == NULL,
+	tap_ok(strcmp(k[0], "bus") == 0 && strcmp(k[1], "bus_ping_interval") == 0 &&
+		       strcmp(k[2], "log_level") == 0 && strcmp(k[3], "log_format") == 0 && k[4] == NULL,
 	       "shared key list");
 }
 
