@@ -339,21 +339,28 @@ static void fake_accept(uv_stream_t *server, int status)
 	uv_read_start((uv_stream_t *)t, fake_alloc, fake_read);
 }
 
+/* Listen on 127.0.0.1, a free port, with on_accept (server->data = data); url gets "host:port". */
+static void fake_listen(struct check *ck, uv_tcp_t *server, void *data, uv_connection_cb on_accept,
+			char url[64])
+{
+	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	uv_ip4_addr("127.0.0.1", 0, &sin);
+	uv_tcp_init(ck->loop, server);
+	server->data = data;
+	uv_tcp_bind(server, (const struct sockaddr *)&sin, 0);
+	uv_listen((uv_stream_t *)server, 8, on_accept);
+	uv_tcp_getsockname(server, (struct sockaddr *)&ss, &len);
+	snprintf(url, 64, "127.0.0.1:%d", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+}
+
 static void check_hostile_server(struct check *ck)
 {
 	struct fake f = { 0 };
 	struct client cl;
-	struct sockaddr_in sin;
-	struct sockaddr_storage ss;
-	int len = sizeof ss;
 	char url[64];
-	uv_ip4_addr("127.0.0.1", 0, &sin);
-	uv_tcp_init(ck->loop, &f.server);
-	f.server.data = &f;
-	uv_tcp_bind(&f.server, (const struct sockaddr *)&sin, 0);
-	uv_listen((uv_stream_t *)&f.server, 8, fake_accept);
-	uv_tcp_getsockname(&f.server, (struct sockaddr *)&ss, &len);
-	snprintf(url, sizeof url, "127.0.0.1:%d", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	fake_listen(ck, &f.server, &f, fake_accept, url);
 	client_start(ck, &cl, url, "bus-check-fake");
 	tap_ok(RUN_UNTIL(ck, cl.reconnected > 0 && cl.server_errors > 0 && f.got_pong, WAIT_MS),
 	       "a server sending garbage: the client reconnects until it gets a sane one");
@@ -417,17 +424,8 @@ static void check_mute_server(struct check *ck)
 {
 	struct mute m = { 0 };
 	struct client cl;
-	struct sockaddr_in sin;
-	struct sockaddr_storage ss;
-	int len = sizeof ss;
 	char url[64];
-	uv_ip4_addr("127.0.0.1", 0, &sin);
-	uv_tcp_init(ck->loop, &m.server);
-	m.server.data = &m;
-	uv_tcp_bind(&m.server, (const struct sockaddr *)&sin, 0);
-	uv_listen((uv_stream_t *)&m.server, 8, mute_accept);
-	uv_tcp_getsockname(&m.server, (struct sockaddr *)&ss, &len);
-	snprintf(url, sizeof url, "127.0.0.1:%d", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	fake_listen(ck, &m.server, &m, mute_accept, url);
 	ck->ping_ms = 100;
 	client_start(ck, &cl, url, "bus-check-mute");
 	ck->ping_ms = 0;
