@@ -88,12 +88,12 @@ int fingerprint_all(const char *root, struct walk_list *l, unsigned threads, fin
 {
 	struct fingerprint_job j = { .root = root, .l = l };
 	pthread_t tids[FINGERPRINT_MAX_THREADS];
-	size_t todo = 0;
+	size_t unhashed = 0;
 	for (size_t i = 0; i < l->n; i++)
-		todo += l->v[i].type == WALK_FILE && !l->v[i].sha256[0];
-	if (todo == 0)
+		unhashed += l->v[i].type == WALK_FILE && !l->v[i].sha256[0];
+	if (unhashed == 0)
 		return 0; /* every hash came from the push cache */
-	unsigned n = fingerprint_threads(threads, todo);
+	unsigned n = fingerprint_threads(threads, unhashed);
 	pthread_mutex_init(&j.lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);

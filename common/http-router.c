@@ -13,23 +13,13 @@
 #include "alloc.h"
 #include "buf.h"
 #include "http-conn.h"
+#include "parse.h"
 
 /* The decoded segments of a request path. */
 struct segments {
 	char **v;
 	size_t n;
 };
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Percent-decode s; see http-conn.h. */
 char *dew__http_pct_decode(const char *s, size_t len, bool plus_space, bool strict, size_t *out_len)
@@ -40,8 +30,8 @@ char *dew__http_pct_decode(const char *s, size_t len, bool plus_space, bool stri
 
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '%') {
-			int hi = i + 1 < len ? hex_value(s[i + 1]) : -1;
-			int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
+			int hi = i + 1 < len ? dew_hex_digit(s[i + 1]) : -1;
+			int lo = i + 2 < len ? dew_hex_digit(s[i + 2]) : -1;
 			if (hi >= 0 && lo >= 0) {
 				out[n++] = (char)(hi * 16 + lo);
 				i += 2;

@@ -105,6 +105,17 @@ int dew_parse_digits(const char *s, size_t len, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int dew_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Parse a boolean word (see parse.h). */
 int dew_parse_bool(const char *s, bool *out)
 {

@@ -26,6 +26,9 @@ int dew_parse_uint64(const char *s, uint64_t *out);
  */
 int dew_parse_digits(const char *s, size_t len, uint64_t max, uint64_t *out);
 
+/* The value of one hex digit (0-9, a-f, A-F), or -1 for any other character. */
+int dew_hex_digit(char c);
+
 /* true/false, yes/no, on/off, 1/0, in any case. */
 int dew_parse_bool(const char *s, bool *out);
 

@@ -263,20 +263,28 @@ static void bits_on_abort(struct dew_http_req *req)
 	bits_job_free(j);
 }
 
-void api_bits_begin(struct dew_http_req *req)
+/* Authenticate req and load the caller's app named by :name into *a: 0, or -1 after answering. */
+static int bits_app_load(struct dew_http_req *req, struct store_app *a)
 {
-	struct cc *cc = api_cc(req);
 	struct cc_user u;
 	if (!api_auth(req, &u))
-		return;
-	struct store_app a = { 0 };
+		return -1;
 	cleanup_error struct dew_error *err = NULL;
-	int r = store_app_get_by_name(cc->store, u.id, dew_http_param(req, "name"), &a, &err);
+	int r = store_app_get_by_name(api_cc(req)->store, u.id, dew_http_param(req, "name"), a, &err);
 	cc_user_clear(&u);
 	if (r < 0) {
 		api_store_error(req, r, err, "app");
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+void api_bits_begin(struct dew_http_req *req)
+{
+	struct cc *cc = api_cc(req);
+	struct store_app a = { 0 };
+	if (bits_app_load(req, &a) < 0)
+		return;
 	const struct upload_limits lim = {
 		.max_total = cc->cfg.max_upload,
 		.max_file = cc->cfg.max_upload_file,
@@ -299,17 +307,9 @@ void api_bits_begin(struct dew_http_req *req)
 void api_apps_package(struct dew_http_req *req)
 {
 	struct cc *cc = api_cc(req);
-	struct cc_user u;
-	if (!api_auth(req, &u))
-		return;
 	struct store_app a = { 0 };
-	cleanup_error struct dew_error *err = NULL;
-	int r = store_app_get_by_name(cc->store, u.id, dew_http_param(req, "name"), &a, &err);
-	cc_user_clear(&u);
-	if (r < 0) {
-		api_store_error(req, r, err, "app");
+	if (bits_app_load(req, &a) < 0)
 		return;
-	}
 	json_auto_t *body = api_body_object(req);
 	const char *sha = body ? json_string_value(json_object_get(body, "sha256")) : NULL;
 	if (!body) {

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "parse.h"
+
 enum chunk_state {
 	CK_SIZE,    /* hex digits */
 	CK_EXT,	    /* after the size: ";ext" up to CR */
@@ -28,24 +30,13 @@ void body_init(struct body *b, enum body_kind kind, uint64_t length)
 	b->done = kind == BODY_NONE || (kind == BODY_LENGTH && length == 0);
 }
 
-static int body_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One byte of the chunk framing outside data; 0 or -1. */
 static int body_chunk_byte(struct body *b, char c)
 {
 	int v;
 	switch (b->state) {
 	case CK_SIZE:
-		if ((v = body_hex(c)) >= 0) {
+		if ((v = dew_hex_digit(c)) >= 0) {
 			if (++b->digits > 16)
 				return -1;
 			b->remaining = b->remaining << 4 | (uint64_t)v;

@@ -52,29 +52,7 @@ wait_file() {
 }
 
 # free_ports N: the first of N consecutive free ports below the ephemeral range.
-free_ports() {
-	python3 - "$1" <<'PY'
-import random, socket, sys
-n = int(sys.argv[1])
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-for _ in range(200):
-    start = random.randrange(10000, max(10001, lo - n))
-    socks = []
-    try:
-        for p in range(start, start + n):
-            s = socket.socket()
-            socks.append(s)
-            s.bind(("0.0.0.0", p))
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(start)
-    sys.exit(0)
-sys.exit(1)
-PY
-}
+free_ports() { python3 "$DEW_SRC/tests/lib/free-port-range.py" "$1"; }
 
 mkdir -p "$tmp/stacks" "$tmp/app"
 ln -s "$DEW_STACKS_BUILT/host" "$tmp/stacks/host"

@@ -65,29 +65,7 @@ dea_lib_init() {
 # dea__free_port_range N: the first of N consecutive ports that are free now, below the
 # ephemeral range (random start, so that tests running at once pick different ranges).
 dea__free_port_range() {
-	python3 - "$1" <<'PY'
-import random, socket, sys
-n = int(sys.argv[1])
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-if lo - n <= 10000:
-    lo = 65535 - n
-for _ in range(200):
-    start = random.randrange(10000, lo - n)
-    socks = []
-    try:
-        for p in range(start, start + n):
-            s = socket.socket()
-            socks.append(s)
-            s.bind(("0.0.0.0", p))
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(start)
-    sys.exit(0)
-sys.exit(1)
-PY
+	python3 "$top_srcdir/tests/lib/free-port-range.py" "$1"
 }
 
 # Kill the DEAs still running (by PID: the containers are deleted next), and on a failure say

@@ -115,6 +115,16 @@ static void test_digits(void)
 	}
 }
 
+static void test_hex_digit(void)
+{
+	tap_ok(dew_hex_digit('0') == 0 && dew_hex_digit('9') == 9 && dew_hex_digit('a') == 10 &&
+		       dew_hex_digit('F') == 15,
+	       "hex digits: 0, 9, a, F");
+	tap_ok(dew_hex_digit('g') == -1 && dew_hex_digit('/') == -1 && dew_hex_digit(':') == -1 &&
+		       dew_hex_digit('@') == -1 && dew_hex_digit('`') == -1 && dew_hex_digit('\0') == -1,
+	       "not hex digits: the characters around the ranges and NUL");
+}
+
 static void test_bool(void)
 {
 	static const struct {
@@ -292,6 +302,7 @@ int main(void)
 	test_int64();
 	test_uint64();
 	test_digits();
+	test_hex_digit();
 	test_bool();
 	test_size();
 	test_duration();
