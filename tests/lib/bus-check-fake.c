@@ -8,6 +8,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "alloc.h"
 #include "bus-check.h"
 #include "tap.h"
 
